@@ -1,0 +1,26 @@
+import type { KeyringNode } from '@aws-crypto/client-node';
+
+/**
+ * Keys that protect exports, named by KMS-style ARNs
+ * (`arn:aws:kms:<region>:<account>:key/<id>`). The embedded service keeps key material on disk
+ * sealed by a master key; the KMS backend asks any KMS API endpoint.
+ */
+
+export interface KeyDescription {
+  readonly arn: string;
+  readonly region: string;
+  readonly enabled: boolean;
+  /** Only symmetric encryption keys may protect an export. */
+  readonly symmetric: boolean;
+  readonly description?: string;
+}
+
+export interface KeyService {
+  /** Fails with a `KeyError` if the key does not exist; never returns key material. */
+  describeKey(arn: string, signal?: AbortSignal): Promise<KeyDescription>;
+  /**
+   * A keyring of the AWS Encryption SDK for envelope encryption under this key: data keys are
+   * made and unwrapped by the key service, objects are sealed with them.
+   */
+  keyring(arn: string): Promise<KeyringNode>;
+}

@@ -1,0 +1,74 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * What a mailbox is made of, as seen by the export. Every backend (the embedded Maildir store,
+ * IMAP, CalDAV) describes its content with these types, and the export pipeline never learns
+ * which backend it reads.
+ */
+
+/** The kind of a folder decides how its items are exported. */
+export type FolderKind = 'mail' | 'calendar' | 'contacts';
+
+/**
+ * The kind of one item. Messages and calendar events are exported; contacts, tasks and notes
+ * are counted as non-exportable, as the WorkMail export does.
+ */
+export type ItemKind = 'message' | 'event' | 'contact' | 'task' | 'note';
+
+export const EXPORTABLE_KINDS: ReadonlySet<ItemKind> = new Set(['message', 'event']);
+
+export interface SourceFolder {
+  /**
+   * Path from the mailbox root, one decoded Unicode name per level, exactly as the store names
+   * it (not yet made safe for a file system): `['INBOX', 'Projects', 'Q3']`.
+   */
+  readonly path: readonly string[];
+  readonly kind: FolderKind;
+  /**
+   * Identity of this generation of the folder's item ids (IMAP UIDVALIDITY, a CalDAV sync
+   * token, a Maildir's creation marker). Ids are only comparable under the same validity.
+   */
+  readonly validity?: string;
+  /** RFC 6154 special use (`\Sent`, `\Trash`, ...), where the store tells it. */
+  readonly specialUse?: string;
+}
+
+export interface SourceItem {
+  /** Stable id of the item inside its folder (Maildir unique name, IMAP UID, CalDAV href). */
+  readonly id: string;
+  readonly kind: ItemKind;
+  /** Size in bytes as the store reports it, when it reports one before reading. */
+  readonly size?: number;
+  /** IMAP-style flags: `\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`, keywords. */
+  readonly flags?: readonly string[];
+  /** When the store received the item (IMAP INTERNALDATE, Maildir delivery time). */
+  readonly internalDate?: Date;
+  /** Why the item is listed but will not be exported or cannot be classified. */
+  readonly note?: string;
+}
+
+/** One item's bytes, or the reason they could not be read. */
+export type ItemContent =
+  | { readonly item: SourceItem; readonly body: Readable }
+  | { readonly item: SourceItem; readonly error: Error };
+
+/**
+ * A mailbox to export. A job calls `listFolders` and `listItems` once at its start: that is its
+ * consistent cut. Items listed then are read with `readItems`; one that has vanished since is
+ * reported as an error entry, never silently skipped.
+ */
+export interface MailboxSource {
+  listFolders(signal: AbortSignal): Promise<SourceFolder[]>;
+  listItems(folder: SourceFolder, signal: AbortSignal): Promise<SourceItem[]>;
+  /**
+   * Yields the items in the given order. The consumer reads each body to its end (or destroys
+   * it) before it asks for the next, so a backend may pipeline requests but never has to hold
+   * more than one body open.
+   */
+  readItems(
+    folder: SourceFolder,
+    items: readonly SourceItem[],
+    signal: AbortSignal,
+  ): AsyncIterable<ItemContent>;
+  close(): Promise<void>;
+}
