@@ -72,3 +72,14 @@ export interface MailboxSource {
   ): AsyncIterable<ItemContent>;
   close(): Promise<void>;
 }
+
+/**
+ * The item was listed at the job's start and deleted before it was read. The export reports
+ * it as deleted; it does not count as unreadable.
+ */
+export class ItemVanishedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ItemVanishedError';
+  }
+}
