@@ -40,4 +40,31 @@ export const LIMITS = Object.freeze({
    * the largest string V8 can hold.
    */
   manifestBytesVerified: 256 * 1024 * 1024,
+  /**
+   * Bytes of one WorkMail API request body. The largest valid request here (a
+   * StartMailboxExportJob with every member at its model maximum) is under 8 KiB; 1 MiB leaves
+   * room for any client's padding and still bounds what one connection makes us buffer.
+   */
+  apiBodyBytes: 1024 * 1024,
+  /**
+   * Milliseconds a client has to send its request headers (node's `headersTimeout`). Real
+   * clients send them in one packet; this stops connections that trickle bytes to hold a slot.
+   */
+  apiHeadersTimeoutMs: 10_000,
+  /**
+   * Milliseconds a client has to send a whole request, body included (node's
+   * `requestTimeout`). A 1 MiB body takes well under a second on any link that can reach us.
+   */
+  apiRequestTimeoutMs: 30_000,
+  /**
+   * Characters of a rejected value quoted in a validation message. AWS quotes values whole;
+   * a value of up to a megabyte would make the error answer and the log that large.
+   */
+  apiValueQuotedChars: 128,
+  /**
+   * Seconds between a request's `X-Amz-Date` and our clock beyond which its signature is
+   * refused: the 15 minutes of AWS's SigV4 documentation ("Signature Version 4 signing
+   * process", time stamp). It bounds how long a captured request can be replayed.
+   */
+  sigv4ClockSkewSeconds: 15 * 60,
 });
