@@ -1,5 +1,7 @@
 import type { KeyringNode } from '@aws-crypto/client-node';
 
+import { ExportError } from './errors.js';
+
 /**
  * Keys that protect exports, named by KMS-style ARNs
  * (`arn:aws:kms:<region>:<account>:key/<id>`). The embedded service keeps key material on disk
@@ -23,4 +25,31 @@ export interface KeyService {
    * made and unwrapped by the key service, objects are sealed with them.
    */
   keyring(arn: string): Promise<KeyringNode>;
+}
+
+/** Why a key cannot protect an export. */
+export type KeyErrorReason =
+  | 'invalid-arn'
+  | 'not-found'
+  | 'disabled'
+  | 'not-symmetric'
+  | 'wrong-region'
+  | 'access-denied'
+  | 'unreachable';
+
+/**
+ * A key that is missing, unusable or out of reach. Its `code` is the export error code the job
+ * reports (`KeyInvalid`, or `AccessDenied` when the caller may not use the key); `reason` tells
+ * which check failed, and the message says what to fix.
+ */
+export class KeyError extends ExportError {
+  readonly reason: KeyErrorReason;
+  readonly arn: string;
+
+  constructor(reason: KeyErrorReason, arn: string, message: string, options?: { cause?: unknown }) {
+    super(reason === 'access-denied' ? 'AccessDenied' : 'KeyInvalid', message, options);
+    this.name = 'KeyError';
+    this.reason = reason;
+    this.arn = arn;
+  }
 }

@@ -67,4 +67,16 @@ export const LIMITS = Object.freeze({
    * process", time stamp). It bounds how long a captured request can be replayed.
    */
   sigv4ClockSkewSeconds: 15 * 60,
+  /**
+   * Encrypted data keys accepted in one stored object's header. Every object this service
+   * writes has exactly one (one key per export); a header listing thousands would make a
+   * reader call the key service thousands of times before it could refuse the object.
+   */
+  encryptedDataKeysPerObject: 1,
+  /**
+   * Bytes of the metadata record that the embedded object store keeps at the head of each
+   * object file (plaintext size, key ARN, content type). Records are a few hundred bytes; the
+   * content type a caller gives is cut to fit.
+   */
+  objectRecordBytes: 4096,
 });
