@@ -68,10 +68,23 @@ export interface JobStore {
     page: { readonly maxResults: number; readonly nextToken?: string },
   ): Promise<JobPage>;
 
-  /** Takes or renews the lease of a running job; false if another node holds it. */
-  claimJob(jobId: string, owner: string, leaseSeconds: number): Promise<boolean>;
-  /** Running jobs whose lease has expired (their node stopped), for takeover or failure. */
-  listStaleJobs(now: Date): Promise<ExportJob[]>;
+  /**
+   * Takes or renews the lease of a running job; false if another node holds it or the job
+   * ended. With `newAttempt`, a successful claim also counts one more attempt (`attempts`),
+   * so that a job whose node keeps dying is failed rather than retried forever.
+   */
+  claimJob(
+    jobId: string,
+    owner: string,
+    leaseSeconds: number,
+    options?: { readonly newAttempt?: boolean },
+  ): Promise<boolean>;
+  /**
+   * Running jobs whose lease has expired or was never taken (their node stopped), for
+   * takeover or failure; with `heldBy`, also those that node holds, expired or not (the node
+   * restarted under the same name and knows it runs none of them).
+   */
+  listStaleJobs(now: Date, heldBy?: string): Promise<ExportJob[]>;
   setProgress(jobId: string, estimatedProgress: number): Promise<void>;
   /** Asks the node that runs the job to stop it; false if the job already ended. */
   requestCancel(organizationId: string, jobId: string): Promise<boolean>;

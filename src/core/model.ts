@@ -84,4 +84,6 @@ export interface ExportJob {
   readonly requestFingerprint: string;
   readonly cancelRequested: boolean;
   readonly exportLog?: ExportLog;
+  /** How many times a node began to run the job; a restart that resumes it adds one. */
+  readonly attempts?: number;
 }
