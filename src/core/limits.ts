@@ -79,4 +79,38 @@ export const LIMITS = Object.freeze({
    * content type a caller gives is cut to fit.
    */
   objectRecordBytes: 4096,
+  /**
+   * Bytes of small messages fetched from an IMAP server in one UID FETCH and held until the
+   * export has taken them. One command for many messages saves a round trip each; 8 MiB keeps
+   * a job's memory small next to the zip stream.
+   */
+  imapBatchBytes: 8 * 1024 * 1024,
+  /**
+   * Messages of an IMAP folder fetched in one UID FETCH, whatever their size, so that a
+   * command line and one answer stay short even for a server that lists sizes of zero.
+   */
+  imapBatchMessages: 500,
+  /**
+   * An IMAP message larger than this (by its RFC822.SIZE) is streamed in chunks instead of
+   * fetched whole with others.
+   */
+  imapStreamThreshold: 1024 * 1024,
+  /** Bytes asked for per partial fetch (`BODY.PEEK[]<offset.count>`) of a streamed message. */
+  imapChunkBytes: 1024 * 1024,
+  /**
+   * Largest literal accepted from an IMAP server. Every literal this service asks for is at
+   * most a chunk or a small message; 64 MiB leaves room for a server that ignores partial
+   * fetches (and then sends a whole message) while refusing one that announces gigabytes.
+   */
+  imapLiteralBytes: 64 * 1024 * 1024,
+  /**
+   * Longest IMAP response line without its literals (FLAGS lists, LIST answers). Real lines
+   * stay under a few KiB; imapflow's own default is 1 GiB.
+   */
+  imapLineBytes: 8 * 1024 * 1024,
+  /**
+   * Bytes of one WebDAV answer (PROPFIND, REPORT) read into memory. A calendar of 10,000
+   * items lists in about 3 MiB; calendar data itself is streamed by GET and not bound here.
+   */
+  davResponseBytes: 64 * 1024 * 1024,
 });
