@@ -1,0 +1,183 @@
+import { Readable } from 'node:stream';
+import { LIMITS } from '../core/limits.js';
+import type { SourceItem } from '../core/source.js';
+import { readCalendarFields, type CalendarFields } from './calendar-fields.js';
+import {
+  Base64Lines,
+  STREAMED_FORM,
+  calendarHeader,
+  chooseBodyForm,
+  type BodyForm,
+} from './calendar-mime.js';
+import { observeBody, type ReadOutcome } from './digest.js';
+import { calendarTimeText, type ManifestItem, type PartialEntry } from './manifest.js';
+import { HeaderCapture, parseHeaderFields } from './message-header.js';
+import type { ZipWriter } from './zip-writer.js';
+
+/** Everything one item's writer needs; `onBytes` counts source bytes for progress. */
+export interface ItemTarget {
+  readonly zip: ZipWriter;
+  readonly folder: string;
+  readonly zipPath: string;
+  readonly item: SourceItem;
+  readonly signal: AbortSignal;
+  readonly onBytes: (bytes: number) => void;
+}
+
+export type ItemOutcome =
+  | { readonly ok: true; readonly record: ManifestItem }
+  | { readonly ok: false; readonly error: Error; readonly partialEntry?: PartialEntry };
+
+/** Destroys the streams when the job stops, so that no read waits for data that never comes. */
+function releaseOnAbort(signal: AbortSignal, streams: readonly Readable[]): () => void {
+  const release = (): void => {
+    for (const stream of streams) stream.destroy(signal.reason as Error);
+  };
+  if (signal.aborted) release();
+  signal.addEventListener('abort', release, { once: true });
+  return () => signal.removeEventListener('abort', release);
+}
+
+function baseRecord(target: ItemTarget, read: ReadOutcome): ManifestItem {
+  const { item } = target;
+  return {
+    zipPath: target.zipPath,
+    folder: target.folder,
+    sourceId: item.id,
+    kind: item.kind === 'event' ? 'event' : 'message',
+    size: read.bytes,
+    sha256: read.sha256,
+    flags: [...(item.flags ?? [])].sort(),
+    ...(item.internalDate ? { internalDate: item.internalDate.toISOString() } : {}),
+  };
+}
+
+/** A message goes into the zip byte for byte; its header block is read on the way. */
+export async function writeMessage(target: ItemTarget, body: Readable): Promise<ItemOutcome> {
+  const capture = new HeaderCapture();
+  const { stream, outcome } = observeBody(body, (chunk) => {
+    capture.observe(chunk);
+    target.onBytes(chunk.length);
+  });
+  const unbind = releaseOnAbort(target.signal, [body, stream]);
+  try {
+    await target.zip.addFile(target.zipPath, stream);
+    const read = await outcome;
+    if (read.error !== undefined) {
+      const partialEntry = { zipPath: target.zipPath, size: read.bytes, sha256: read.sha256 };
+      return { ok: false, error: read.error, partialEntry };
+    }
+
+    const header = await parseHeaderFields(capture.block());
+    return { ok: true, record: { ...baseRecord(target, read), header } };
+  } finally {
+    unbind();
+  }
+}
+
+function calendarRecord(fields: CalendarFields, form: BodyForm): ManifestItem['calendar'] {
+  const { dtstamp, dtstart, ...rest } = fields;
+  return {
+    ...rest,
+    ...(dtstamp ? { dtstamp: calendarTimeText(dtstamp) } : {}),
+    ...(dtstart ? { dtstart: calendarTimeText(dtstart) } : {}),
+    encoding: form.encoding,
+  };
+}
+
+/** Reads up to `limit` bytes and one chunk more; `done` when the body ended before that. */
+async function readHead(
+  chunks: AsyncIterator<Buffer>,
+  limit: number,
+): Promise<{ head: Buffer[]; done: boolean }> {
+  const head: Buffer[] = [];
+  let bytes = 0;
+  while (bytes <= limit) {
+    const next = await chunks.next();
+    if (next.done === true) return { head, done: true };
+    head.push(next.value);
+    bytes += next.value.length;
+  }
+  return { head, done: false };
+}
+
+/**
+ * A calendar item becomes one MIME message (calendar-mime.ts). Small items are read whole
+ * first, to read their fields; larger ones are streamed as base64 behind a header made from
+ * what is known before reading.
+ */
+export async function writeEvent(target: ItemTarget, body: Readable): Promise<ItemOutcome> {
+  const source = observeBody(body, (chunk) => target.onBytes(chunk.length));
+  const chunks = source.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const unbind = releaseOnAbort(target.signal, [body, source.stream]);
+  try {
+    const { head, done } = await readHead(chunks, LIMITS.calendarItemBytesInMemory);
+    let fields: CalendarFields;
+    let form: BodyForm;
+    let entryData: AsyncIterable<Buffer> | Buffer[];
+
+    if (done) {
+      const read = await source.outcome;
+      if (read.error !== undefined) return { ok: false, error: read.error };
+
+      const ics = Buffer.concat(head);
+      fields = readCalendarFields(ics);
+      form = chooseBodyForm(ics);
+      const header = calendarHeader({ fields, form, identity: ics, ...dateOf(target.item) });
+      const encoder = new Base64Lines();
+      const text =
+        form.encoding === '8bit' ? ics : Buffer.concat([encoder.push(ics), encoder.end()]);
+      entryData = [header, text];
+    } else {
+      fields = {
+        problem: `larger than ${LIMITS.calendarItemBytesInMemory} bytes; fields not read`,
+      };
+      form = STREAMED_FORM;
+      const identity = `${target.folder}\n${target.item.id}`;
+      const header = calendarHeader({ fields, form, identity, ...dateOf(target.item) });
+      entryData = streamBase64(header, head, chunks);
+    }
+
+    const entry = observeBody(Readable.from(entryData, { objectMode: false }));
+    const unbindEntry = releaseOnAbort(target.signal, [entry.stream]);
+    try {
+      await target.zip.addFile(target.zipPath, entry.stream);
+    } finally {
+      unbindEntry();
+    }
+    const [read, written] = await Promise.all([source.outcome, entry.outcome]);
+    const entryFields = { entrySize: written.bytes, entrySha256: written.sha256 };
+    if (read.error !== undefined) {
+      const partialEntry = { zipPath: target.zipPath, size: written.bytes, sha256: written.sha256 };
+      return { ok: false, error: read.error, partialEntry };
+    }
+
+    const calendar = calendarRecord(fields, form);
+    return { ok: true, record: { ...baseRecord(target, read), ...entryFields, calendar } };
+  } finally {
+    unbind();
+  }
+}
+
+function dateOf(item: SourceItem): { internalDate?: Date } {
+  return item.internalDate ? { internalDate: item.internalDate } : {};
+}
+
+async function* streamBase64(
+  header: Buffer,
+  head: readonly Buffer[],
+  rest: AsyncIterator<Buffer>,
+): AsyncGenerator<Buffer> {
+  yield header;
+  const encoder = new Base64Lines();
+  for (const chunk of head) {
+    const lines = encoder.push(chunk);
+    if (lines.length > 0) yield lines;
+  }
+  for (let next = await rest.next(); next.done !== true; next = await rest.next()) {
+    const lines = encoder.push(next.value);
+    if (lines.length > 0) yield lines;
+  }
+  const last = encoder.end();
+  if (last.length > 0) yield last;
+}

@@ -1,0 +1,218 @@
+import { Readable } from 'node:stream';
+import type { ExportOptions, ExportResult } from '../core/export.js';
+import { ExportError } from '../core/errors.js';
+import type { ExportLog } from '../core/model.js';
+import type { MailboxSource, SourceFolder, SourceItem } from '../core/source.js';
+import { DigestStream } from './digest.js';
+import { planFolders } from './layout.js';
+import type { ManifestDraft } from './manifest.js';
+import { ProgressReporter } from './progress.js';
+import { writeEntries, writeManifest, type Cut, type EntryTotals } from './entries.js';
+import { ZipWriter } from './zip-writer.js';
+
+/**
+ * The export: source → zip stream → SHA-384 and byte count → object store, then the export
+ * log. Nothing is held whole in memory: one item body is open at a time, and each stage reads
+ * only as fast as the next one takes (yazl's output, the digest and the store's upload are
+ * piped, never buffered).
+ */
+
+async function takeCut(source: MailboxSource, jobId: string, signal: AbortSignal): Promise<Cut> {
+  let folder: SourceFolder | undefined;
+  try {
+    const folders = await source.listFolders(signal);
+    const items = new Map<SourceFolder, readonly SourceItem[]>();
+    for (folder of folders) items.set(folder, await source.listItems(folder, signal));
+    return { placements: planFolders(folders), items };
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    const where = folder ? `the items of folder ${folder.path.join('/')}` : 'the folders';
+    throw new ExportError('SourceUnavailable', `job ${jobId}: could not list ${where}`, {
+      cause: error,
+    });
+  }
+}
+
+function epochSeconds(date: Date): string {
+  return String(Math.floor(date.getTime() / 1000));
+}
+
+function asWriteFailure(error: unknown, options: ExportOptions, key: string): ExportError {
+  if (error instanceof ExportError) return error;
+  const where = `s3://${options.bucket}/${key}`;
+  return new ExportError('WriteFailed', `job ${options.jobId}: could not store ${where}`, {
+    cause: error,
+  });
+}
+
+function totalsOf(cut: Cut): { itemsTotal: number; bytesTotal: number } {
+  let itemsTotal = 0;
+  let bytesTotal = 0;
+  let sizesKnown = true;
+  for (const items of cut.items.values()) {
+    for (const item of items) {
+      if (item.kind !== 'message' && item.kind !== 'event') continue;
+      itemsTotal++;
+      if (item.size === undefined) sizesKnown = false;
+      else bytesTotal += item.size;
+    }
+  }
+  return { itemsTotal, bytesTotal: sizesKnown ? bytesTotal : 0 };
+}
+
+/**
+ * Runs one export job. Resolves once the zip and then the export log are stored. Rejects with
+ * an `ExportError`: `Cancelled` when `signal` aborts, `ItemUnreadable` past the bad-item
+ * limit, `SourceUnavailable`, `WriteFailed`; in each case the zip upload is aborted, so that
+ * nothing is stored. Once the zip is stored the job is past cancelling: the log is written
+ * regardless, so that a zip never stands without its log. The caller owns `source` and
+ * closes it.
+ */
+export async function runExport(options: ExportOptions): Promise<ExportResult> {
+  const badItemLimit = options.badItemLimit ?? 0;
+  if (!Number.isInteger(badItemLimit) || badItemLimit < 0) {
+    throw new RangeError(`badItemLimit must be a whole number >= 0, not ${badItemLimit}`);
+  }
+
+  const controller = new AbortController();
+  const stop = (reason: ExportError): void => {
+    if (!controller.signal.aborted) controller.abort(reason);
+  };
+  const cancel = (): void =>
+    stop(new ExportError('Cancelled', `job ${options.jobId} was cancelled`));
+  if (options.signal.aborted) cancel();
+  options.signal.addEventListener('abort', cancel, { once: true });
+
+  const pending: Promise<unknown>[] = [];
+  try {
+    if (controller.signal.aborted) throw controller.signal.reason;
+    const cut = await takeCut(options.source, options.jobId, controller.signal);
+    const { zipLog, zipBytes, totals } = await writeZip(options, cut, controller, (work) => {
+      pending.push(work);
+    });
+    const log = await writeLog(options, zipLog);
+    return {
+      log,
+      zipBytes,
+      itemsExported: totals.itemsExported,
+      unreadableItems: totals.unreadable,
+    };
+  } catch (error) {
+    const failure = controller.signal.aborted
+      ? (controller.signal.reason as ExportError)
+      : error instanceof ExportError
+        ? error
+        : new ExportError('Internal', `job ${options.jobId}: ${String(error)}`, { cause: error });
+    stop(failure);
+    // The store removes what it began only once its put has settled, and the source may be
+    // closed only once nothing reads it any more: wait for both.
+    await Promise.allSettled(pending);
+    throw failure;
+  } finally {
+    options.signal.removeEventListener('abort', cancel);
+  }
+}
+
+interface ZipOutcome {
+  readonly zipLog: Omit<ExportLog, 'endTime'>;
+  readonly zipBytes: number;
+  readonly totals: EntryTotals;
+}
+
+async function writeZip(
+  options: ExportOptions,
+  cut: Cut,
+  controller: AbortController,
+  track: (work: Promise<unknown>) => void,
+): Promise<ZipOutcome> {
+  const signal = controller.signal;
+  const zip = new ZipWriter(options.compression ?? 'default');
+  const progress = new ProgressReporter(options.onProgress, {
+    foldersTotal: cut.placements.length,
+    ...totalsOf(cut),
+  });
+  const digest = new DigestStream('sha384', (bytes) => {
+    progress.counters.zipBytes = bytes;
+  });
+  zip.output.on('error', (error) => digest.destroy(error));
+  zip.output.pipe(digest);
+
+  const upload = options.objectStore.put({
+    bucket: options.bucket,
+    key: options.zipKey,
+    body: digest,
+    kmsKeyArn: options.kmsKeyArn,
+    signal,
+    contentType: 'application/zip',
+  });
+  track(upload);
+  const stopped = new Promise<never>((_, reject) => {
+    const onAbort = (): void => {
+      digest.destroy(signal.reason as Error);
+      zip.output.destroy(signal.reason as Error);
+      reject(signal.reason);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  stopped.catch(() => undefined);
+  upload.catch((error: unknown) => {
+    if (!signal.aborted) controller.abort(asWriteFailure(error, options, options.zipKey));
+  });
+
+  const manifest: ManifestDraft = {
+    format: 'mailbox-export-manifest',
+    version: 1,
+    jobId: options.jobId,
+    startTime: options.startTime.toISOString(),
+    compression: options.compression ?? 'default',
+    folders: [],
+    items: [],
+    nonExportable: [],
+    unreadable: [],
+    deleted: [],
+  };
+  const context = { options, cut, zip, manifest, progress, signal };
+  const entries = writeEntries(context);
+  track(entries);
+  const totals = await Promise.race([entries, stopped]);
+  await Promise.race([writeManifest(zip, manifest), stopped]);
+  zip.finish();
+
+  const stored = await Promise.race([upload, stopped]);
+  if (stored.bytes !== digest.bytes) {
+    const message = `job ${options.jobId}: the store took ${stored.bytes} of ${digest.bytes} bytes`;
+    throw new ExportError('WriteFailed', message);
+  }
+  progress.counters.zipBytes = digest.bytes;
+  progress.flush();
+
+  const zipLog = {
+    totalNonExportableItems: String(manifest.nonExportable.length),
+    totalMessages: String(totals.itemsExported),
+    sha384Hash: digest.hex(),
+    totalBytes: String(digest.bytes),
+    totalFolders: String(cut.placements.length),
+    startTime: epochSeconds(options.startTime),
+  };
+  return { zipLog, zipBytes: digest.bytes, totals };
+}
+
+async function writeLog(
+  options: ExportOptions,
+  zipLog: Omit<ExportLog, 'endTime'>,
+): Promise<ExportLog> {
+  const log: ExportLog = { ...zipLog, endTime: epochSeconds(new Date()) };
+  try {
+    await options.objectStore.put({
+      bucket: options.bucket,
+      key: options.logKey,
+      body: Readable.from([Buffer.from(`${JSON.stringify(log, null, 2)}\n`)]),
+      kmsKeyArn: options.kmsKeyArn,
+      contentType: 'application/json',
+    });
+  } catch (error) {
+    throw asWriteFailure(error, options, options.logKey);
+  }
+  return log;
+}
