@@ -80,6 +80,38 @@ export const LIMITS = Object.freeze({
    */
   objectRecordBytes: 4096,
   /**
+   * UTF-8 bytes of one calendar, address book or item file name in the embedded store, after
+   * percent-encoding. File systems cap a name at 255 bytes; 200 leaves room for the extension,
+   * a collision suffix and the temporary prefix. Longer names are cut and end in a hash.
+   */
+  storedFileNameBytes: 200,
+  /**
+   * Bytes at the start of each mbox line kept to recognize a `From ` separator or a header
+   * (Content-Length, Status, Date). Longer lines are still copied whole; only their start is
+   * looked at.
+   */
+  mboxLinePrefixBytes: 1024,
+  /**
+   * Length of a run of `>` before `From ` that an mbox import still unescapes. Real quoting
+   * stays under a dozen levels; a longer run is copied as it is rather than buffered.
+   */
+  mboxQuoteRun: 1024,
+  /**
+   * Bytes of one unfolded iCalendar or vCard content line read to find UID, TZID and the
+   * calendar's name. Real lines stay under a few KiB; a longer UID is compared by its start.
+   */
+  calendarLineBytesParsed: 16 * 1024,
+  /**
+   * Components of one `.ics` file whose places an import keeps in memory to split the file by
+   * UID (about a hundred bytes each). A larger file is stored whole as one item.
+   */
+  calendarComponentsPerFile: 200_000,
+  /**
+   * Directory levels an import walks below its input. Mail folder trees are rarely deeper
+   * than ten; a deeper directory (or a loop made by a bind mount) is reported and skipped.
+   */
+  importDirectoryDepth: 64,
+  /**
    * Bytes of small messages fetched from an IMAP server in one UID FETCH and held until the
    * export has taken them. One command for many messages saves a round trip each; 8 MiB keeps
    * a job's memory small next to the zip stream.

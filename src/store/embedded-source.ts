@@ -1,0 +1,347 @@
+import { createReadStream, type Dirent } from 'node:fs';
+import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { ExportError, messageOf } from '../core/errors.js';
+import {
+  ItemVanishedError,
+  type ItemContent,
+  type MailboxSource,
+  type SourceFolder,
+  type SourceItem,
+} from '../core/source.js';
+import { classifyCalendarFile } from './calendar-kind.js';
+import {
+  CALENDARS,
+  CONTACTS,
+  INBOX,
+  MAILDIR,
+  decodeFileName,
+  encodeFileName,
+  folderPathOfDirName,
+  maildirDirName,
+} from './layout.js';
+import { MaildirIndex } from './maildir-index.js';
+import { flagsOfLetters, parseMaildirFileName, readKeywordTable } from './maildir-format.js';
+
+export interface EmbeddedMailboxOptions {
+  /** A Maildir++ root as Dovecot lays it out (the root is INBOX). */
+  readonly maildir: string;
+  /** A directory holding one directory per calendar, one `.ics` file per item. */
+  readonly calendars?: string;
+  /** A directory holding one directory per address book, one `.vcf` file per contact. */
+  readonly contacts?: string;
+}
+
+interface FolderPlace {
+  readonly dir: string;
+  readonly index?: MaildirIndex;
+}
+
+/** Stats run at once while listing a folder: enough to hide latency, few file descriptors. */
+const STAT_CONCURRENCY = 16;
+
+/** Opens the mailbox in a mailbox directory: `Maildir/`, `calendars/`, `contacts/`. */
+export function openMailboxDir(mailboxDir: string): MailboxSource {
+  return openEmbeddedMailbox({
+    maildir: join(mailboxDir, MAILDIR),
+    calendars: join(mailboxDir, CALENDARS),
+    contacts: join(mailboxDir, CONTACTS),
+  });
+}
+
+/**
+ * A mailbox read straight from disk: a Maildir++ tree (ours, or one Dovecot wrote), plus
+ * calendars and address books as one file per item. Ids are Maildir unique names and item
+ * names, so they stay stable across flag changes and moves from new/ to cur/.
+ */
+export function openEmbeddedMailbox(options: EmbeddedMailboxOptions): MailboxSource {
+  return new EmbeddedMailbox(options);
+}
+
+class EmbeddedMailbox implements MailboxSource {
+  private readonly folderPlaces = new WeakMap<SourceFolder, FolderPlace>();
+  private readonly itemFiles = new WeakMap<SourceItem, string>();
+
+  constructor(private readonly options: EmbeddedMailboxOptions) {}
+
+  async listFolders(signal: AbortSignal): Promise<SourceFolder[]> {
+    signal.throwIfAborted();
+    const mail = await this.listMailFolders();
+    const calendars = await this.listCollections(this.options.calendars, 'calendar');
+    const contacts = await this.listCollections(this.options.contacts, 'contacts');
+    return [...mail, ...calendars, ...contacts];
+  }
+
+  async listItems(folder: SourceFolder, signal: AbortSignal): Promise<SourceItem[]> {
+    signal.throwIfAborted();
+    const place = this.placeOf(folder);
+    if (folder.kind === 'mail') return this.listMessages(place.dir, signal);
+    return this.listCollectionItems(folder, place.dir, signal);
+  }
+
+  async *readItems(
+    folder: SourceFolder,
+    items: readonly SourceItem[],
+    signal: AbortSignal,
+  ): AsyncIterable<ItemContent> {
+    const place = this.placeOf(folder);
+    const where = `folder ${JSON.stringify(folder.path.join('/'))}`;
+    for (const item of items) {
+      signal.throwIfAborted();
+      let handle: FileHandle | undefined;
+      try {
+        handle = await this.openItem(folder, place, item);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const message =
+          code === 'ENOENT'
+            ? `Item ${item.id} of ${where} was deleted after the export started`
+            : `Item ${item.id} of ${where} could not be read: ${messageOf(error)}`;
+        const failure =
+          code === 'ENOENT'
+            ? new ItemVanishedError(message, { cause: error })
+            : new Error(message, { cause: error });
+        yield { item, error: failure };
+        continue;
+      }
+
+      yield { item, body: createReadStream('', { fd: handle }) };
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private async openItem(folder: SourceFolder, place: FolderPlace, item: SourceItem) {
+    const listed = this.itemFiles.get(item);
+    const extension = folder.kind === 'calendar' ? '.ics' : '.vcf';
+    const first = listed ?? (place.index ? await place.index.find(item.id) : undefined);
+    const tried = new Set<string>();
+    let candidate =
+      first ?? (place.index ? undefined : join(place.dir, encodeFileName(item.id) + extension));
+    let lastError: unknown = Object.assign(new Error(`No file for item ${item.id}`), {
+      code: 'ENOENT',
+    });
+
+    // A message may be renamed (new/ to cur/, flags) between the listing and this read; it
+    // is gone only when its unique name is no longer in cur/ or new/.
+    while (candidate !== undefined && !tried.has(candidate)) {
+      tried.add(candidate);
+      try {
+        return await open(candidate, 'r');
+      } catch (error) {
+        lastError = error;
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !place.index) break;
+      }
+      candidate = await place.index.find(item.id);
+    }
+    throw lastError;
+  }
+
+  /** Where a folder lives: as listed, or found again from its path for a copied folder. */
+  private placeOf(folder: SourceFolder): FolderPlace {
+    const place = this.folderPlaces.get(folder);
+    if (place) return place;
+    if (folder.kind === 'mail') {
+      const dir = join(this.options.maildir, maildirDirName(folder.path));
+      return { dir, index: new MaildirIndex(dir) };
+    }
+
+    const root = folder.kind === 'calendar' ? this.options.calendars : this.options.contacts;
+    const name = folder.path[0];
+    if (root === undefined || name === undefined || folder.path.length !== 1) {
+      throw new Error(`Folder ${JSON.stringify(folder.path.join('/'))} is not in this mailbox`);
+    }
+    return { dir: join(root, encodeFileName(name)) };
+  }
+
+  private async listMailFolders(): Promise<SourceFolder[]> {
+    const root = this.options.maildir;
+    let entries: Dirent[];
+    try {
+      entries = await readdir(root, { withFileTypes: true });
+    } catch (error) {
+      throw new ExportError('SourceUnavailable', `Cannot read the Maildir ${root}`, {
+        cause: error,
+      });
+    }
+
+    const found: Array<{ path: string[]; dir: string }> = [];
+    if (await isMaildirFolder(root)) found.push({ path: [INBOX], dir: root });
+    for (const entry of entries) {
+      if (!entry.name.startsWith('.') || entry.name === '.' || entry.name === '..') continue;
+      const dir = join(root, entry.name);
+      if (await isMaildirFolder(dir)) found.push({ path: folderPathOfDirName(entry.name), dir });
+    }
+
+    const folders: SourceFolder[] = [];
+    for (const { path, dir } of found.sort((a, b) => comparePaths(a.path, b.path))) {
+      const validity = await readUidValidity(dir);
+      const folder: SourceFolder = validity
+        ? { path, kind: 'mail', validity }
+        : { path, kind: 'mail' };
+      this.folderPlaces.set(folder, { dir, index: new MaildirIndex(dir) });
+      folders.push(folder);
+    }
+    return folders;
+  }
+
+  private async listCollections(
+    root: string | undefined,
+    kind: 'calendar' | 'contacts',
+  ): Promise<SourceFolder[]> {
+    if (root === undefined) return [];
+    let entries: Dirent[];
+    try {
+      entries = await readdir(root, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new ExportError('SourceUnavailable', `Cannot read ${root}`, { cause: error });
+    }
+
+    const folders = entries
+      .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+      .map((entry) => ({ path: [decodeFileName(entry.name)], dir: join(root, entry.name) }))
+      .sort((a, b) => comparePaths(a.path, b.path));
+    return folders.map(({ path, dir }) => {
+      const folder: SourceFolder = { path, kind };
+      this.folderPlaces.set(folder, { dir });
+      return folder;
+    });
+  }
+
+  private async listMessages(dir: string, signal: AbortSignal): Promise<SourceItem[]> {
+    const keywords = await readKeywordTable(dir);
+    const files = new Map<string, { file: string; letters: string }>();
+
+    // cur/ last, so that a unique name found in both (a move caught half-way) reads from cur/.
+    for (const sub of ['new', 'cur']) {
+      for (const name of await readdirOrEmpty(join(dir, sub))) {
+        if (name.startsWith('.')) continue;
+        const { uniqueName, flagLetters } = parseMaildirFileName(name);
+        files.set(uniqueName, { file: join(dir, sub, name), letters: flagLetters });
+      }
+    }
+
+    const ids = [...files.keys()].sort(compareStrings);
+    const items = await mapLimit(ids, STAT_CONCURRENCY, async (id) => {
+      signal.throwIfAborted();
+      const { file, letters } = files.get(id)!;
+      const info = await statOrUndefined(file);
+      if (!info?.isFile()) return undefined;
+      const item: SourceItem = {
+        id,
+        kind: 'message',
+        size: info.size,
+        flags: flagsOfLetters(letters, keywords),
+        internalDate: info.mtime,
+      };
+      this.itemFiles.set(item, file);
+      return item;
+    });
+    return items.filter((item): item is SourceItem => item !== undefined);
+  }
+
+  private async listCollectionItems(
+    folder: SourceFolder,
+    dir: string,
+    signal: AbortSignal,
+  ): Promise<SourceItem[]> {
+    const extension = folder.kind === 'calendar' ? '.ics' : '.vcf';
+    const names = (await readdirOrEmpty(dir))
+      .filter((name) => !name.startsWith('.') && name.toLowerCase().endsWith(extension))
+      .sort(compareStrings);
+
+    const items = await mapLimit(names, STAT_CONCURRENCY, async (name) => {
+      signal.throwIfAborted();
+      const file = join(dir, name);
+      const info = await statOrUndefined(file);
+      if (!info?.isFile()) return undefined;
+      const id = decodeFileName(name.slice(0, -extension.length));
+      const base = { id, size: info.size, internalDate: info.mtime };
+      let item: SourceItem;
+      if (folder.kind === 'contacts') item = { ...base, kind: 'contact' };
+      else {
+        const kind = await classifyCalendarFile(file, signal).catch((error: unknown) => ({
+          kind: 'event' as const,
+          note: `could not be read to tell its kind: ${messageOf(error)}`,
+        }));
+        item = { ...base, ...kind };
+      }
+      this.itemFiles.set(item, file);
+      return item;
+    });
+    return items.filter((item): item is SourceItem => item !== undefined);
+  }
+}
+
+async function isMaildirFolder(dir: string): Promise<boolean> {
+  for (const sub of ['cur', 'new']) {
+    if ((await statOrUndefined(join(dir, sub)))?.isDirectory()) return true;
+  }
+  return false;
+}
+
+/** Dovecot's UIDVALIDITY from the first line of `dovecot-uidlist` (`3 V<validity> N...`). */
+async function readUidValidity(dir: string): Promise<string | undefined> {
+  try {
+    const handle = await open(join(dir, 'dovecot-uidlist'), 'r');
+    try {
+      const { buffer, bytesRead } = await handle.read(Buffer.alloc(256), 0, 256, 0);
+      return /^\d+ V(\d+)/.exec(buffer.subarray(0, bytesRead).toString('latin1'))?.[1];
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+async function statOrUndefined(file: string) {
+  try {
+    return await stat(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Code unit order: the same on every machine and locale. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function comparePaths(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i += 1) {
+    const order = compareStrings(a[i]!, b[i]!);
+    if (order !== 0) return order;
+  }
+  return a.length - b.length;
+}
+
+async function mapLimit<T, R>(
+  inputs: readonly T[],
+  limit: number,
+  fn: (input: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(inputs.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, inputs.length) }, async () => {
+    while (next < inputs.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(inputs[index]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
