@@ -1,6 +1,16 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import {
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -270,16 +280,43 @@ async function terminate(root: string): Promise<void> {
   if (!existsSync(pidFile)) return;
   const pid = Number((await readFile(pidFile, 'utf8')).trim());
   if (!Number.isInteger(pid) || pid <= 1) return;
+
+  // The master may exit before its children, which then live on under PID 1 (an imap process
+  // would go on serving its client): each is told to stop as well, as in a shutdown of the
+  // host. The anvil (login penalties, in memory only) and the log process linger for seconds
+  // after the rest; once they are all that is left, they are killed.
+  const family = await children(pid);
   signal(pid, 'SIGTERM');
-  const deadline = Date.now() + 10_000;
-  while (alive(pid)) {
-    if (Date.now() > deadline) {
+  for (const child of family) signal(child.pid, 'SIGTERM');
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const left = family.filter((c) => alive(c.pid));
+    if (left.length === 0 && !alive(pid)) break;
+    if (left.every((c) => c.name === 'anvil' || c.name === 'log') || Date.now() > deadline) {
+      for (const child of left) signal(child.pid, 'SIGKILL');
       signal(pid, 'SIGKILL');
-      break;
     }
-    await sleep(25);
+    await sleep(20);
   }
   await rm(pidFile, { force: true });
+}
+
+/** The processes whose parent is `pid`, from /proc. */
+async function children(pid: number): Promise<{ pid: number; name: string; state: string }[]> {
+  const found: { pid: number; name: string; state: string }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // `pid (name) state ppid ...`; the name may hold spaces and parentheses.
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === pid) found.push({ pid: Number(entry), name, state: state ?? '' });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {
@@ -290,10 +327,19 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Whether the process still runs. The daemonized master's parent is PID 1, which may reap it
+ * only seconds after it died: a zombie counts as gone.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
