@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import ICAL from 'ical.js';
 
 /**
@@ -86,6 +87,7 @@ export function readCalendarFields(ics: Buffer): CalendarFields {
       dtstamp: time(main, 'dtstamp'),
       dtstart: time(main, 'dtstart'),
     };
+    if (!isUtf8(ics)) fields.problem = 'not UTF-8: text read with U+FFFD for the bad bytes';
     for (const key of Object.keys(fields)) if (fields[key] === undefined) delete fields[key];
     return fields as CalendarFields;
   } catch (error) {

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { CalendarFields, CalendarTime } from './calendar-fields.js';
+import { LONE_SURROGATE } from './safe-names.js';
 
 /**
  * One calendar item written as one MIME message (RFC 5322, RFC 2045), so that the zip holds
@@ -104,12 +105,19 @@ function timeOfDate(date: Date): CalendarTime {
   };
 }
 
-const PLAIN_SUBJECT = /^[\x20-\x7e]*$/;
+/**
+ * Bytes of UTF-8 per encoded-word: 39 bytes give 52 base64 characters, a 64-character word,
+ * and with `Subject: ` in front a first line of 73: RFC 2047 §2 caps such lines at 76.
+ */
+const ENCODED_WORD_BYTES = 39;
+
+/** Printable ASCII that a reader's unfolding and trimming leaves as it is. */
+const PLAIN_SUBJECT = /^(?:[\x21-\x7e]+(?: [\x21-\x7e]+)*)?$/;
 
 /**
- * The Subject field: as it is when it is printable ASCII that fits one line and holds no
- * `=?`, else RFC 2047 `B` encoded-words of at most 75 characters, one per folded line, each
- * holding whole code points (RFC 2047 §5).
+ * The Subject field: as it is when it is printable ASCII without leading, trailing or double
+ * spaces that fits one line and holds no `=?`, else RFC 2047 `B` encoded-words, one per
+ * folded line, each holding whole code points (RFC 2047 §5).
  */
 export function subjectField(subject: string, lineBreak: string): string {
   const name = 'Subject: ';
@@ -123,8 +131,8 @@ export function subjectField(subject: string, lineBreak: string): string {
 
   const words: string[] = [];
   let part = '';
-  for (const codePoint of subject.replace(/[\ud800-\udfff]/g, '\ufffd')) {
-    if (Buffer.byteLength(part + codePoint) > 45) {
+  for (const codePoint of subject.replace(LONE_SURROGATE, '\ufffd')) {
+    if (Buffer.byteLength(part + codePoint) > ENCODED_WORD_BYTES) {
       words.push(part);
       part = '';
     }

@@ -138,7 +138,11 @@ export async function verifyExport(zipPath: string, log: ExportLog): Promise<Ver
   let zip: ZipFile;
   let entries: Entry[];
   try {
-    zip = await yauzl.openPromise(zipPath, { lazyEntries: true, validateEntrySizes: true });
+    zip = await yauzl.openPromise(zipPath, {
+      lazyEntries: true,
+      autoClose: false,
+      validateEntrySizes: true,
+    });
     entries = await listEntries(zip, problems);
   } catch (error) {
     const message = `cannot be read as a zip: ${(error as Error).message}`;

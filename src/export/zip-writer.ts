@@ -30,8 +30,9 @@ const DIRECTORY_MODE = 0o40755;
 /**
  * A zip written as a stream, one entry at a time. Only `output` is read; entries are added
  * one after the other, each once the previous one's data was consumed, so that at most one
- * item body is open. Room for later: entries compressed ahead in parallel would be handed in
- * here as already deflated data, keeping the order and the bytes the same.
+ * item body is open. Compressing entries in parallel would change only this class: yazl
+ * cannot take data deflated elsewhere, so that would mean writing the entry records here
+ * around deflate streams run ahead in workers, keeping the same order, times and bytes.
  */
 export class ZipWriter {
   private readonly zip = new ZipFile();

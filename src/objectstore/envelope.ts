@@ -1,4 +1,9 @@
-import { buildClient, CommitmentPolicy, type KeyringNode } from '@aws-crypto/client-node';
+import {
+  AlgorithmSuiteIdentifier,
+  buildClient,
+  CommitmentPolicy,
+  type KeyringNode,
+} from '@aws-crypto/client-node';
 import { Duplex, Transform } from 'node:stream';
 
 import { ExportError } from '../core/errors.js';
@@ -22,6 +27,8 @@ export const CONTEXT_KEY = 'mailbox-export:key';
  */
 export const FRAME_LENGTH = 1024 * 1024;
 
+const UNSIGNED_SUITE = AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY;
+
 const { encryptStream, decryptStream } = buildClient({
   commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
   maxEncryptedDataKeys: LIMITS.encryptedDataKeysPerObject,
@@ -36,6 +43,16 @@ export function encryptionContext(target: ObjectTarget): Record<string, string> 
   return { [CONTEXT_BUCKET]: target.bucket, [CONTEXT_KEY]: target.key };
 }
 
+export interface SealOptions {
+  /**
+   * Sign the message with ECDSA P-384, the SDK's default (true). Unsigned messages use the
+   * committing suite without a signature: a signature only tells apart writers from readers,
+   * and whoever may decrypt with a KMS key may also encrypt with it; in exchange the plaintext
+   * size follows from the stored size (see `message-size.ts`).
+   */
+  readonly signed?: boolean;
+}
+
 /**
  * A stream that takes plaintext and gives the sealed message.
  *
@@ -44,10 +61,15 @@ export function encryptionContext(target: ObjectTarget): Record<string, string> 
  * exception. The wrapper never destroys it; when the wrapper is destroyed (a failed body, an
  * abort) it ends the SDK's stream and drains what is left of it into nothing.
  */
-export function sealStream(keyring: KeyringNode, target: ObjectTarget): Duplex {
+export function sealStream(
+  keyring: KeyringNode,
+  target: ObjectTarget,
+  options: SealOptions = {},
+): Duplex {
   const inner = encryptStream(keyring, {
     encryptionContext: encryptionContext(target),
     frameLength: FRAME_LENGTH,
+    ...(options.signed === false ? { suiteId: UNSIGNED_SUITE } : {}),
   });
   let discarding = false;
 

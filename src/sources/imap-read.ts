@@ -63,6 +63,8 @@ export async function* readFolder(
   const done = new Set<SourceItem>();
   try {
     for await (const content of readSteps(session, readable, limits, signal)) {
+      // Bodies of a batch are in memory already; an abort still stops before the next one.
+      signal.throwIfAborted();
       done.add(content.item);
       yield content;
     }

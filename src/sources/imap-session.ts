@@ -80,7 +80,7 @@ export class FolderSession {
             { cause: error },
           );
         }
-        await sleep(Math.min(8000, this.lender.retryDelayMs * 2 ** attempt), this.signal);
+        await retryPause(attempt, this.lender.retryDelayMs, this.signal);
       }
     }
   }
@@ -130,7 +130,9 @@ export class FolderSession {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** The wait before reconnect number `attempt` (from 0): doubling, at most 8 s. */
+export function retryPause(attempt: number, firstMs: number, signal: AbortSignal): Promise<void> {
+  const ms = Math.min(8000, firstMs * 2 ** attempt);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       signal.removeEventListener('abort', onAbort);

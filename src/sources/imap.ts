@@ -3,9 +3,19 @@ import type { ListResponse } from 'imapflow';
 import { ExportError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import type { ItemContent, MailboxSource, SourceFolder, SourceItem } from '../core/source.js';
-import { type ImapConnection, ImapConnector, type ImapSourceOptions } from './imap-connection.js';
+import {
+  ImapConnectError,
+  type ImapConnection,
+  ImapConnector,
+  type ImapSourceOptions,
+} from './imap-connection.js';
 import { readFolder, type ReadLimits } from './imap-read.js';
-import { type ConnectionLender, FolderMissingError, FolderSession } from './imap-session.js';
+import {
+  type ConnectionLender,
+  FolderMissingError,
+  FolderSession,
+  retryPause,
+} from './imap-session.js';
 
 export type { ImapAdminAuth, ImapSourceOptions } from './imap-connection.js';
 export { ImapConnectError } from './imap-connection.js';
@@ -21,11 +31,14 @@ export { ImapConnectError } from './imap-connection.js';
  * UIDVALIDITY, and a read fails when that changes mid-export (the ids would name other
  * messages), telling the operator to export again.
  */
-export async function openImapMailbox(options: ImapSourceOptions): Promise<MailboxSource> {
+export async function openImapMailbox(
+  options: ImapSourceOptions,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<MailboxSource> {
   checkOptions(options);
   const mailbox = new ImapMailbox(new ImapConnector(options));
   try {
-    const connection = await mailbox.lease(new AbortController().signal);
+    const connection = await mailbox.lease(signal);
     mailbox.giveBack(connection);
   } catch (error) {
     await mailbox.close();
@@ -113,22 +126,7 @@ class ImapMailbox implements MailboxSource, ConnectionLender {
   }
 
   async listFolders(signal: AbortSignal): Promise<SourceFolder[]> {
-    const connection = await this.lease(signal);
-    let listed: ListResponse[];
-    try {
-      listed = await connection.client.list({ statusQuery: { uidValidity: true } });
-    } catch (error) {
-      connection.drop();
-      this.#busy.delete(connection);
-      throw new ExportError(
-        'SourceUnavailable',
-        `listing the folders of ${this.#connector.options.user} on ${this.server} failed`,
-        { cause: error },
-      );
-    }
-    const foreign = foreignPrefixes(connection);
-    this.giveBack(connection);
-
+    const { listed, foreign } = await this.#list(signal);
     const folders: SourceFolder[] = [];
     for (const entry of listed) {
       const flags = new Set([...entry.flags].map((f) => f.toLowerCase()));
@@ -155,12 +153,16 @@ class ImapMailbox implements MailboxSource, ConnectionLender {
     try {
       return await session.run(async ({ client }) => {
         const mailbox = session.mailbox;
-        if (!mailbox || mailbox.exists === 0 || mailbox.uidNext <= 1) return [];
+        if (!mailbox || mailbox.exists === 0) return [];
         // UIDs below UIDNEXT at SELECT are exactly what the folder held then (RFC 3501
-        // section 2.3.1.1); a message appended later gets a higher UID and is left out.
+        // section 2.3.1.1); a message appended later gets a higher UID and is left out. A
+        // server that does not tell UIDNEXT gets `1:*`: what the folder holds at the FETCH.
+        const next = mailbox.uidNext;
+        const known = Number.isInteger(next) && next > 0;
+        if (known && next <= 1) return [];
         const items: SourceItem[] = [];
         for await (const m of client.fetch(
-          `1:${mailbox.uidNext - 1}`,
+          known ? `1:${next - 1}` : '1:*',
           { uid: true, flags: true, internalDate: true, size: true },
           { uid: true },
         )) {
@@ -196,6 +198,41 @@ class ImapMailbox implements MailboxSource, ConnectionLender {
     this.#busy.clear();
     await Promise.all(all.map((c) => c.close()));
     this.#connector.dispose();
+  }
+
+  /** LIST with each folder's UIDVALIDITY (RFC 5819 LIST-STATUS where offered), reconnecting. */
+  async #list(signal: AbortSignal): Promise<{ listed: ListResponse[]; foreign: string[] }> {
+    for (let attempt = 0; ; attempt++) {
+      let connection: ImapConnection | undefined;
+      try {
+        connection = await this.lease(signal);
+        const listed = await connection.client.list({ statusQuery: { uidValidity: true } });
+        const foreign = foreignPrefixes(connection);
+        this.giveBack(connection);
+        return { listed, foreign };
+      } catch (error) {
+        signal.throwIfAborted();
+        const transient =
+          error instanceof ImapConnectError
+            ? error.transient
+            : connection !== undefined && !connection.usable;
+        if (connection) {
+          connection.drop();
+          this.#busy.delete(connection);
+        }
+        if (transient && attempt < this.retries) {
+          await retryPause(attempt, this.retryDelayMs, signal);
+          continue;
+        }
+        if (error instanceof ExportError) throw error;
+        throw new ExportError(
+          'SourceUnavailable',
+          `listing the folders of ${this.#connector.options.user} on ${this.server} failed: ` +
+            (error as Error).message,
+          { cause: error },
+        );
+      }
+    }
   }
 
   #session(folder: SourceFolder, signal: AbortSignal): FolderSession {

@@ -74,7 +74,12 @@ export function rawRequest(url: string, options: RawRequest = {}): Promise<Answe
       target,
       {
         method: options.method ?? 'POST',
-        headers: { 'content-length': String(Buffer.byteLength(body)), ...options.headers },
+        headers: {
+          ...(options.headers?.['transfer-encoding'] === undefined
+            ? { 'content-length': String(Buffer.byteLength(body)) }
+            : {}),
+          ...options.headers,
+        },
         agent: false,
       },
       (res) => {

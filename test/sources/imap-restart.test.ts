@@ -135,4 +135,33 @@ describe('IMAP source across a Dovecot restart', () => {
       await dovecot.start();
     }
   });
+  test('connections to one server are capped, and an abort gives its connection back', async () => {
+    const first = await open({ maxConnections: 1 });
+    let second: MailboxSource | undefined;
+    const opening = open({ maxConnections: 1 }).then((s) => (second = s));
+    try {
+      const { folder, items } = await listed(first, 'INBOX');
+      let n = 0;
+      for await (const content of first.readItems(folder, items.slice(0, 10), signal())) {
+        if ('body' in content) await readBody(content.body);
+        n++;
+      }
+      assert.equal(n, 10);
+      assert.equal(second, undefined, 'the second source waits for the only connection');
+
+      const controller = new AbortController();
+      await assert.rejects(async () => {
+        for await (const content of first.readItems(folder, items, controller.signal)) {
+          if ('body' in content) await readBody(content.body);
+          controller.abort(new Error('stop here'));
+        }
+      }, /stop here/);
+      await first.close();
+      const opened = await opening;
+      assert.ok((await opened.listFolders(AbortSignal.timeout(10_000))).length > 0);
+    } finally {
+      await first.close();
+      await (await opening).close();
+    }
+  });
 });

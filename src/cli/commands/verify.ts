@@ -1,0 +1,103 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { ExportError } from '../../core/errors.js';
+import type { ExportLog } from '../../core/model.js';
+import { verifyExport, type VerifyReport } from '../../export/verify.js';
+import { withApp } from '../app-context.js';
+import type { GlobalOptions } from '../main.js';
+import { logPathBeside } from '../s3-path.js';
+import { UsageError } from '../usage-error.js';
+import { download } from './get.js';
+
+export interface VerifyOptions extends GlobalOptions {
+  zip: string;
+  log?: string;
+  json?: boolean;
+}
+
+const LOG_MEMBERS: readonly (keyof ExportLog)[] = [
+  'totalNonExportableItems',
+  'totalMessages',
+  'sha384Hash',
+  'totalBytes',
+  'totalFolders',
+  'startTime',
+  'endTime',
+];
+
+export function parseExportLog(text: string, where: string): ExportLog {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${where} is not JSON: ${(error as Error).message}`);
+  }
+  const log = raw as Record<string, unknown>;
+  for (const member of LOG_MEMBERS) {
+    if (typeof log[member] !== 'string') {
+      throw new UsageError(`${where} is not an export log: ${member} is missing or not a string`);
+    }
+  }
+  return log as unknown as ExportLog;
+}
+
+/** Checks a local zip, or one in the embedded buckets fetched to a private temp folder first. */
+async function verifyPaths(options: VerifyOptions): Promise<VerifyReport> {
+  if (!options.zip.startsWith('s3://')) {
+    const logPath = options.log ?? logPathBeside(options.zip);
+    const log = parseExportLog(await readText(logPath), logPath);
+    return verifyExport(options.zip, log);
+  }
+
+  const dir = await mkdtemp(join(tmpdir(), 'mailbox-export-verify-'));
+  try {
+    return await withApp(
+      options,
+      async (app) => {
+        const zipFile = join(dir, 'export.zip');
+        const logFile = join(dir, 'export-log.json');
+        await download(app, options.zip, zipFile);
+        if (options.log?.startsWith('s3://') || options.log === undefined) {
+          await download(app, options.log ?? logPathBeside(options.zip), logFile);
+        }
+        const logPath = options.log && !options.log.startsWith('s3://') ? options.log : logFile;
+        return verifyExport(zipFile, parseExportLog(await readText(logPath), logPath));
+      },
+      { recover: false },
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+export async function runVerify(options: VerifyOptions): Promise<void> {
+  const report = await verifyPaths(options);
+
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } else if (report.ok) {
+    process.stdout.write(`${options.zip}: OK, ${report.entriesChecked} entries checked\n`);
+  } else {
+    for (const problem of report.problems) {
+      process.stdout.write(`${problem.entry}: ${problem.message}\n`);
+    }
+  }
+
+  if (!report.ok) {
+    const count = report.problems.length;
+    throw new ExportError(
+      'ItemUnreadable',
+      `${options.zip} does not match its export log: ${count} problem${count === 1 ? '' : 's'}`,
+    );
+  }
+}
