@@ -1,0 +1,50 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { ChildJob, ChildResult } from './export-child.js';
+import { measure } from './measure.js';
+
+/** Our export as a user runs it: a fresh Node process, measured from outside. */
+
+export interface OurFigures {
+  /** Wall time of the whole process, Node's start included. */
+  readonly seconds: number;
+  /** Time of the export alone, as the process measured it. */
+  readonly exportSeconds: number;
+  readonly peakRssBytes: number;
+  readonly zipBytes: number;
+  readonly items: number;
+}
+
+const CHILD = fileURLToPath(new URL('./export-child.js', import.meta.url));
+
+/** Runs one export into `outDir` (emptied before and after: a zip of M2 is gigabytes). */
+export async function runOurs(
+  job: ChildJob,
+  extraNodeArgs: readonly string[] = [],
+): Promise<OurFigures> {
+  await rm(job.outDir, { recursive: true, force: true });
+  await mkdir(job.outDir, { recursive: true });
+  try {
+    const measured = await measure(process.execPath, [
+      ...extraNodeArgs,
+      CHILD,
+      JSON.stringify(job),
+    ]);
+    const result = JSON.parse(measured.stdout.trim().split('\n').pop() ?? '') as ChildResult;
+    return {
+      seconds: measured.seconds,
+      exportSeconds: result.exportSeconds,
+      peakRssBytes: measured.peakRssBytes,
+      zipBytes: result.zipBytes,
+      items: result.items,
+    };
+  } finally {
+    await rm(job.outDir, { recursive: true, force: true });
+  }
+}
+
+export function outDirOf(workDir: string, name: string): string {
+  return join(workDir, 'out', name);
+}
