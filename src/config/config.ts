@@ -157,7 +157,9 @@ export function loadConfig(file: string | undefined, overrides: { dataDir?: stri
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read the configuration file ${file}: ${(error as Error).message}`);
+    throw new ConfigError(
+      `cannot read the configuration file ${file}: ${(error as Error).message}`,
+    );
   }
 
   let raw: unknown;

@@ -17,7 +17,11 @@ export type ConfigSchema =
     };
 
 const remoteEndpoint = (doc: string): Record<string, ConfigSchema> => ({
-  endpoint: { type: 'string', optional: true, doc: `${doc} endpoint URL; the AWS default if unset` },
+  endpoint: {
+    type: 'string',
+    optional: true,
+    doc: `${doc} endpoint URL; the AWS default if unset`,
+  },
   region: { type: 'string', optional: true, doc: 'region of the endpoint; `region` if unset' },
   forcePathStyle: { type: 'boolean', optional: true, doc: 'path-style bucket addressing' },
   accessKeyId: {

@@ -18,6 +18,10 @@ export interface JobBackends {
 }
 
 export interface Backends {
-  forJob(organization: Organization, user: User, job: ExportJob, signal: AbortSignal):
-    Promise<JobBackends>;
+  forJob(
+    organization: Organization,
+    user: User,
+    job: ExportJob,
+    signal: AbortSignal,
+  ): Promise<JobBackends>;
 }

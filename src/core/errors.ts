@@ -64,7 +64,8 @@ export const API_ERRORS = {
   LimitExceededException: {
     status: 400,
     fault: 'client',
-    description: 'Too many running jobs for the organization, or the mailbox was exported less ' +
+    description:
+      'Too many running jobs for the organization, or the mailbox was exported less ' +
       'than the configured interval ago.',
   },
   ResourceNotFoundException: {

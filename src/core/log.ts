@@ -20,10 +20,7 @@ export const REDACTED_PATHS = [
   'password',
 ];
 
-export function createLogger(
-  options: LoggerOptions = {},
-  destination?: DestinationStream,
-): Logger {
+export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
   const settings = {
     level: process.env.LOG_LEVEL ?? 'info',
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },

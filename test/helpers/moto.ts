@@ -69,7 +69,9 @@ export async function startMoto(): Promise<Moto> {
   } catch (error) {
     const output = await readFile(logPath, 'utf8').catch(() => '');
     await stop();
-    throw new Error(`moto did not start on ${endpoint}: ${(error as Error).message}\n${output}`);
+    throw new Error(`moto did not start on ${endpoint}: ${(error as Error).message}\n${output}`, {
+      cause: error,
+    });
   }
 
   return {
