@@ -25,7 +25,7 @@ if (files.length === 0) {
 
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+  ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=240000', ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
