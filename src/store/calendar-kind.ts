@@ -20,7 +20,10 @@ export async function classifyCalendarFile(
   const seen = new Set<string>();
   let problem: string | undefined;
 
-  for await (const batch of scanLines(path, { headBytes: 256, signal })) {
+  // The signal is checked per batch rather than handed to the file stream: a listing
+  // classifies many files at once, and each stream would hold a listener on the job's signal.
+  for await (const batch of scanLines(path, { headBytes: 256 })) {
+    signal?.throwIfAborted();
     for (const line of batch) {
       if (problem !== undefined) break;
       const match = /^(BEGIN|END)\s*:\s*(\S*)\s*$/i.exec(lineText(line));
