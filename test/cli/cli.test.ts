@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+
+import { corpusRoot, repoRoot } from '../helpers/paths.js';
+
+const run = promisify(execFile);
+const BIN = join(repoRoot, 'bin', 'mailbox-export.js');
+
+interface Ran {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI as a user would, from the project's root, and never throws on a failure. */
+async function cli(args: readonly string[], cwd = repoRoot): Promise<Ran> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      cwd,
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+function lastJson(stdout: string): Record<string, unknown> {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+}
+
+describe('the command line', () => {
+  let dir: string;
+  let data: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mailbox-export-cli-'));
+    data = join(dir, 'data');
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('demo runs the whole job on the embedded defaults and leaves a verified zip', async () => {
+    const demo = join(dir, 'demo');
+    const ran = await cli(['demo', '--dir', demo]);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.match(ran.stdout, /"State": "COMPLETED"/);
+    assert.match(ran.stdout, /"totalMessages": "449"/);
+    assert.match(ran.stdout, /408 messages in 3 folders/);
+
+    const unzip = spawnSync('unzip', ['-tq', join(demo, 'export.zip')], { encoding: 'utf8' });
+    assert.equal(unzip.status, 0, unzip.stdout + unzip.stderr);
+
+    // A second run empties its own folder and starts again; a foreign folder is refused.
+    assert.equal((await cli(['demo', '--dir', demo])).code, 0);
+    const foreign = join(dir, 'foreign');
+    await cli(['setup', '-d', foreign, '--org', 'x', '--user', 'y']);
+    const refused = await cli(['demo', '--dir', foreign]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /not empty and was not made by the demo/);
+  });
+
+  test('setup, import, export, get and verify work together, and verify sees one byte', async () => {
+    const setup = await cli(['setup', '-d', data, '--org', 'acme', '--user', 'ann', '--json']);
+    assert.equal(setup.code, 0, setup.stderr);
+    const made = lastJson(setup.stdout);
+    assert.match(String(made.kmsKeyArn), /^arn:aws:kms:us-east-1:111122223333:key\//);
+    assert.equal(made.email, 'ann@acme.awsapps.com');
+
+    const mbox = join(corpusRoot, 'mail', 'mimekit-mbox', 'simple.mbox');
+    const imported = await cli(['import', '-d', data, '--org', 'acme', '--user', 'ann', mbox]);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, /\d+ messages? in 1 folders/);
+
+    const exported = await cli([
+      'export',
+      '-d',
+      data,
+      '--org',
+      'acme',
+      '--user',
+      'ann@acme.awsapps.com',
+      '--bucket',
+      'exports',
+      '--json',
+    ]);
+    assert.equal(exported.code, 0, exported.stderr);
+    const result = lastJson(exported.stdout);
+    assert.equal(result.event, 'result');
+    assert.equal(result.State, 'COMPLETED');
+    const s3Path = String(result.S3Path);
+
+    const zip = join(dir, 'got.zip');
+    const log = join(dir, 'got.export-log.json');
+    assert.equal((await cli(['get', '-d', data, s3Path, '-o', zip])).code, 0);
+    const logPath = s3Path.replace(/\.zip$/, '.export-log.json');
+    assert.equal((await cli(['get', '-d', data, logPath, '-o', log])).code, 0);
+    assert.deepEqual(JSON.parse(await readFile(log, 'utf8')), result.ExportLog);
+
+    const verified = await cli(['verify', zip]);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    assert.equal((await cli(['verify', '-d', data, s3Path])).code, 0);
+
+    const bytes = await readFile(zip);
+    bytes[100] = bytes[100]! ^ 0x01;
+    await writeFile(zip, bytes);
+    const broken = await cli(['verify', zip]);
+    assert.equal(broken.code, 4);
+    assert.match(broken.stdout, /SHA-384/);
+    assert.match(broken.stderr, /does not match its export log/);
+  });
+
+  test('each failure ends in one line and its own exit status', async () => {
+    const base = ['-d', data, '--org', 'acme', '--user', 'ann'];
+
+    const noUser = await cli([
+      'export',
+      '-d',
+      data,
+      '--org',
+      'acme',
+      '--user',
+      'bob',
+      '--bucket',
+      'exports',
+    ]);
+    assert.equal(noUser.code, 2);
+    assert.match(noUser.stderr, /^mailbox-export: No user bob in organization acme/);
+    assert.equal(noUser.stderr.trim().split('\n').length, 1);
+
+    // The mailbox may be exported once a day: a config without that limit tries the others.
+    const config = join(dir, 'config.json');
+    await writeFile(config, JSON.stringify({ jobs: { mailboxIntervalSeconds: 0 } }));
+
+    const noBucket = await cli(['export', '-c', config, ...base, '--bucket', 'missing']);
+    assert.equal(noBucket.code, 5, noBucket.stderr);
+    assert.match(noBucket.stderr, /missing/);
+
+    const wrongKey = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000';
+    const noKey = await cli([
+      'export',
+      '-c',
+      config,
+      ...base,
+      '--bucket',
+      'exports',
+      '--key',
+      wrongKey,
+    ]);
+    assert.equal(noKey.code, 6, noKey.stderr);
+
+    const tooSoon = await cli(['export', ...base, '--bucket', 'exports']);
+    assert.equal(tooSoon.code, 2);
+    assert.match(tooSoon.stderr, /once/i);
+
+    await writeFile(config, JSON.stringify({ jobs: { workerz: 2 } }));
+    const badConfig = await cli(['export', '-c', config, ...base, '--bucket', 'exports']);
+    assert.equal(badConfig.code, 2);
+    assert.match(badConfig.stderr, /config\.jobs\.workerz is not a known setting/);
+  });
+});
