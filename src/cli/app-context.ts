@@ -15,7 +15,7 @@ import { loadConfig } from '../config/config.js';
 import { pino } from 'pino';
 
 import { createLogger } from '../core/log.js';
-import type { Organization, User } from '../core/model.js';
+import type { MailboxBinding, Organization, User } from '../core/model.js';
 import type { GlobalOptions } from './main.js';
 import { UsageError } from './usage-error.js';
 
@@ -45,6 +45,7 @@ export async function callOperation<N extends OperationName>(
   app: App,
   name: N,
   input: OperationInputs[N],
+  binding: MailboxBinding = app.defaultBinding,
 ): Promise<OperationOutputs[N]> {
   const key = app.accessKeys[0];
   const ctx: OperationContext = {
@@ -57,7 +58,7 @@ export async function callOperation<N extends OperationName>(
       region: app.config.region,
     },
     requestId: randomUUID(),
-    directory: { binding: app.defaultBinding, mailboxQuotaMb: DEFAULT_MAILBOX_QUOTA_MB },
+    directory: { binding, mailboxQuotaMb: DEFAULT_MAILBOX_QUOTA_MB },
     now: () => new Date(),
   };
   const checked = validateInput(OPERATIONS[name].input, input) as OperationInputs[N];

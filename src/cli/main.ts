@@ -54,6 +54,7 @@ function program(): Command {
     .requiredOption('--org <alias>', 'organization alias (made if missing)')
     .requiredOption('--user <name>', 'user name (made and given a mailbox if missing)')
     .option('--bucket <name>', 'embedded bucket to make', 'exports')
+    .option('--mail-server <name>', "a new organization's mail server (from the configuration)")
     .option('--json', 'the result as JSON')
     .action(async (options, command: Command) => {
       const { runSetup } = await import('./commands/setup.js');

@@ -1,19 +1,23 @@
 import type { App } from '../../app/app.js';
-import type { Organization, User } from '../../core/model.js';
+import type { MailboxBinding, Organization, User } from '../../core/model.js';
 import type { GlobalOptions } from '../main.js';
 import { callOperation, withApp } from '../app-context.js';
+import { UsageError } from '../usage-error.js';
 
 export interface SetupOptions extends GlobalOptions {
   org: string;
   user: string;
   bucket: string;
+  /** A configured mail server for a new organization's mailboxes, instead of the default. */
+  mailServer?: string;
   json?: boolean;
 }
 
 export interface SetupResult {
   readonly organization: Organization;
   readonly user: User;
-  readonly kmsKeyArn: string;
+  /** The embedded key; absent when keys come from a KMS API. */
+  readonly kmsKeyArn?: string;
   readonly bucket: string;
   readonly roleArn: string;
 }
@@ -26,9 +30,13 @@ export interface SetupResult {
 export async function setUp(app: App, options: SetupOptions): Promise<SetupResult> {
   let organization = await app.store.findOrganizationByAlias(options.org);
   if (!organization) {
-    const { OrganizationId } = await callOperation(app, 'CreateOrganization', {
-      Alias: options.org,
-    });
+    const binding = options.mailServer ? bindingTo(app, options.mailServer) : app.defaultBinding;
+    const { OrganizationId } = await callOperation(
+      app,
+      'CreateOrganization',
+      { Alias: options.org },
+      binding,
+    );
     organization = await app.store.getOrganization(OrganizationId!);
   }
   if (!organization) throw new Error(`The organization ${options.org} vanished as it was made.`);
@@ -53,6 +61,23 @@ export async function setUp(app: App, options: SetupOptions): Promise<SetupResul
     user = (await app.store.getUser(organization.organizationId, user.userId)) ?? user;
   }
 
+  // Keys and buckets are made here only on the embedded defaults; a KMS or S3 API has its own.
+  const kmsKeyArn = app.config.kms ? undefined : await embeddedKey(app, organization);
+  if (!app.config.s3) {
+    await app.buckets.createBucket(options.bucket, { region: organization.region });
+  }
+
+  return {
+    organization,
+    user,
+    ...(kmsKeyArn ? { kmsKeyArn } : {}),
+    bucket: options.bucket,
+    roleArn: defaultRoleArn(organization.accountId),
+  };
+}
+
+/** The first enabled embedded key of the organization's region, made if there is none. */
+async function embeddedKey(app: App, organization: Organization): Promise<string> {
   const keys = (await app.localKeys.listKeys()).filter(
     (key) => key.enabled && key.region === organization.region,
   );
@@ -63,15 +88,15 @@ export async function setUp(app: App, options: SetupOptions): Promise<SetupResul
       accountId: organization.accountId,
       description: 'mailbox-export exports',
     }));
-  await app.buckets.createBucket(options.bucket, { region: organization.region });
+  return key.arn;
+}
 
-  return {
-    organization,
-    user,
-    kmsKeyArn: key.arn,
-    bucket: options.bucket,
-    roleArn: defaultRoleArn(organization.accountId),
-  };
+function bindingTo(app: App, name: string): MailboxBinding {
+  if (!app.config.mailServers.some((server) => server.name === name)) {
+    const known = app.config.mailServers.map((server) => server.name).join(', ') || 'none';
+    throw new UsageError(`No mail server ${name} in the configuration (configured: ${known}).`);
+  }
+  return { kind: 'remote', imap: name };
 }
 
 /** The role named in embedded exports when the caller names none; nothing assumes it. */
@@ -96,7 +121,7 @@ export function setupSummary(result: SetupResult): Record<string, string> {
     alias: result.organization.alias,
     userId: result.user.userId,
     email: result.user.email ?? '',
-    kmsKeyArn: result.kmsKeyArn,
+    kmsKeyArn: result.kmsKeyArn ?? '(keys come from the configured KMS API)',
     bucket: result.bucket,
     roleArn: result.roleArn,
   };
