@@ -27,3 +27,9 @@ fi
 if pgrep -x dovecot >/dev/null && [[ -f /run/dovecot/master.pid ]]; then
   kill "$(cat /run/dovecot/master.pid)" 2>/dev/null || true
 fi
+
+# moto serves S3, KMS and STS to the tests; it comes with Python, not from Debian.
+if ! python3 -c 'import moto.server' 2>/dev/null; then
+  echo "python3 ($(command -v python3)) has no moto: install it (pip install 'moto[server]')" >&2
+  exit 1
+fi
