@@ -48,8 +48,6 @@ export interface OpenAppOptions {
   readonly onJobEvent?: (event: JobEvent) => void;
   /** Take over jobs left RUNNING by an earlier run (default true; the CLI's one-shot export too). */
   readonly recover?: boolean;
-  /** Receives the error that failed a job's export, for callers that want more than its text. */
-  readonly onExportError?: (jobId: string, error: unknown) => void;
   /**
    * Added to the node's name in job leases. A one-shot CLI export names itself apart from a
    * `serve` on the same data folder, so that neither takes the other's jobs as its own.
@@ -70,14 +68,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
   const engine = new ExportJobEngine({
     store,
     backends,
-    runExport: async (exportOptions) => {
-      try {
-        return await runExport(exportOptions);
-      } catch (error) {
-        options.onExportError?.(exportOptions.jobId, error);
-        throw error;
-      }
-    },
+    runExport,
     limits: {
       maxRunningPerOrganization: config.jobs.maxRunningPerOrganization,
       mailboxIntervalSeconds: config.jobs.mailboxIntervalSeconds,

@@ -31,8 +31,9 @@ export async function withApp<T>(
   options: OpenAppOptions = {},
 ): Promise<T> {
   const config = loadConfig(globals.config, globals.dataDir ? { dataDir: globals.dataDir } : {});
-  // Commands print their own results on stdout; the log goes to stderr, warnings and worse.
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+  // Commands print their own results on stdout and their failures as one line on stderr; the
+  // log (stderr) shows only faults of the service unless LOG_LEVEL asks for more.
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' }, pino.destination(2));
   const app = await openApp(config, { logger, ...options });
   try {
     return await run(app);

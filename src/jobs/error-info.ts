@@ -1,4 +1,4 @@
-import { ExportError } from '../core/errors.js';
+import { ExportError, type ExportErrorCode } from '../core/errors.js';
 
 /** The model's `MailboxExportErrorInfo` holds 1..1024 characters. */
 export const ERROR_INFO_MAX_CHARS = 1024;
@@ -21,6 +21,11 @@ export function errorInfoFor(error: unknown, jobId: string): string {
     );
   }
   return fitErrorInfo(exportError.message);
+}
+
+/** The export error code behind a failure; `Internal` for a fault of the service. */
+export function errorCodeOf(error: unknown): ExportErrorCode {
+  return findExportError(error)?.code ?? 'Internal';
 }
 
 /** Follows `cause` so that an ExportError wrapped by a backend still gives its message. */

@@ -1,3 +1,4 @@
+import type { ExportErrorCode } from '../core/errors.js';
 import type { ExportProgress } from '../core/export.js';
 import type { JobState } from '../core/model.js';
 
@@ -34,6 +35,8 @@ export interface JobFinishedEvent extends JobEventBase {
   readonly type: 'finished';
   readonly state: Exclude<JobState, 'RUNNING'>;
   readonly errorInfo?: string;
+  /** Why a FAILED job failed, as the CLI's exit status tells it. */
+  readonly errorCode?: ExportErrorCode;
   /** From the start of this attempt to the end; absent when the job never ran here. */
   readonly durationMs?: number;
   /** Bytes of the zip, for a COMPLETED job. */

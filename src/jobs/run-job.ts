@@ -1,10 +1,11 @@
 import type { Backends, JobBackends } from '../core/backends.js';
-import { ExportError } from '../core/errors.js';
+import { ExportError, type ExportErrorCode } from '../core/errors.js';
 import type { Compression, ExportProgress, ExportResult, RunExport } from '../core/export.js';
 import type { JobStore } from '../core/job-store.js';
 import type { Logger } from '../core/log.js';
-import type { ExportJob, JobState } from '../core/model.js';
-import { errorInfoFor } from './error-info.js';
+import type { ExportJob, JobState, Organization } from '../core/model.js';
+import { checkKey } from '../keys/check.js';
+import { errorCodeOf, errorInfoFor } from './error-info.js';
 import type { JobEvent } from './events.js';
 import type { KeyRule } from './keys.js';
 import { ProgressGauge, ProgressWriter } from './progress.js';
@@ -78,6 +79,7 @@ export async function endJob(
   end: {
     readonly state: Exclude<JobState, 'RUNNING'>;
     readonly errorInfo?: string;
+    readonly errorCode?: ExportErrorCode;
     readonly result?: ExportResult;
     readonly startedAt?: number;
   },
@@ -97,6 +99,7 @@ export async function endJob(
     organizationId: job.organizationId,
     state: end.state,
     ...(end.errorInfo !== undefined && { errorInfo: end.errorInfo }),
+    ...(end.errorCode !== undefined && { errorCode: end.errorCode }),
     ...(end.startedAt !== undefined && { durationMs: endTime.getTime() - end.startedAt }),
     ...(end.result !== undefined && { zipBytes: end.result.zipBytes }),
   });
@@ -139,7 +142,9 @@ export async function runJob(ctx: RunContext, local: LocalJob): Promise<void> {
   );
   let backends: JobBackends | undefined;
   try {
-    backends = await openBackends(ctx, job, signal);
+    const opened = await openBackends(ctx, job, signal);
+    backends = opened.backends;
+    await preflight(job, opened.organization, backends, signal, log);
     signal.throwIfAborted();
     const result = await exportWith(ctx, job, backends, signal, writer);
     await writer.stop();
@@ -162,7 +167,7 @@ async function openBackends(
   ctx: RunContext,
   job: ExportJob,
   signal: AbortSignal,
-): Promise<JobBackends> {
+): Promise<{ organization: Organization; backends: JobBackends }> {
   const organization = await ctx.store.getOrganization(job.organizationId);
   const user = organization && (await ctx.store.getUser(job.organizationId, job.entityId));
   if (organization === undefined || user === undefined) {
@@ -172,7 +177,31 @@ async function openBackends(
         'so its mailbox cannot be read.',
     );
   }
-  return ctx.backends.forJob(organization, user, job, signal);
+  return { organization, backends: await ctx.backends.forJob(organization, user, job, signal) };
+}
+
+/**
+ * Checks the key and the bucket before anything is read or written, so that a job set up
+ * wrong fails at once with a reason, not after uploading part of a mailbox: the key must
+ * exist, be enabled, symmetric and in the organization's region; the bucket must exist, not be
+ * public, and be in that region. Warnings (a server that cannot tell whether a bucket is
+ * public) go to the log.
+ */
+async function preflight(
+  job: ExportJob,
+  organization: Organization,
+  backends: JobBackends,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<void> {
+  await checkKey(backends.keyService, job.kmsKeyArn, organization.region, signal);
+  const checked = await backends.objectStore.checkBucket(
+    { bucket: job.s3BucketName, region: organization.region },
+    signal,
+  );
+  for (const warning of checked?.warnings ?? []) {
+    log.warn({ bucket: job.s3BucketName }, warning);
+  }
 }
 
 function exportWith(
@@ -232,8 +261,8 @@ async function endFailed(
   }
 
   const errorInfo = errorInfoFor(error, job.jobId);
-  if (await endJob(ctx, job, { state: 'FAILED', errorInfo, startedAt })) {
-    const code = error instanceof ExportError ? error.code : 'Internal';
+  const code = errorCodeOf(error);
+  if (await endJob(ctx, job, { state: 'FAILED', errorInfo, errorCode: code, startedAt })) {
     if (code === 'Internal') log.error({ err: error }, 'export job failed');
     else log.warn({ err: error, code }, 'export job failed');
   }

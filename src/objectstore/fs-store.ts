@@ -286,7 +286,7 @@ export class FsObjectStore implements ObjectStore {
         'not-found',
         name,
         `No bucket ${name} in the embedded store at ${this.root}: create it first ` +
-          '("mailbox-export buckets create"), or check the bucket name.',
+          '("mailbox-export setup --bucket NAME"), or check the bucket name.',
       );
     }
 

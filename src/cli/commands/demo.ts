@@ -11,7 +11,7 @@ import type { GlobalOptions } from '../main.js';
 import { chooseMode, createProgressDisplay } from '../progress.js';
 import { logPathBeside, parseS3Path } from '../s3-path.js';
 import { UsageError } from '../usage-error.js';
-import { exportNow, outcomeError, printOutcome, progressListener } from './export.js';
+import { exportNow, JobWatch, outcomeError, printOutcome } from './export.js';
 import { describeImport, importInto } from './import.js';
 import { setUp } from './setup.js';
 import { download } from './get.js';
@@ -40,11 +40,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (!options.json) process.stdout.write(`${line}\n`);
   };
 
-  const display = createProgressDisplay(
-    chooseMode(options),
-    options.json ? process.stdout : process.stderr,
+  const watch = new JobWatch(
+    createProgressDisplay(chooseMode(options), options.json ? process.stdout : process.stderr),
   );
-  const failures = new Map<string, unknown>();
 
   await withApp(
     { ...options, dataDir: dir },
@@ -67,19 +65,16 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       const outcome = await exportNow(
         app,
         { org: 'demo', user: 'jane', bucket: 'exports', prefix: 'demo', key: setup.kmsKeyArn },
-        failures,
+        watch,
       );
-      display.end();
+      watch.end();
       await printOutcome(app, outcome.job, options.json ?? false);
 
       const error = outcomeError(outcome);
       if (error) throw error;
       await checkExport(app, outcome.job.s3Path, dir, say);
     },
-    {
-      onJobEvent: progressListener(display),
-      onExportError: (jobId, error) => failures.set(jobId, error),
-    },
+    { onJobEvent: watch.listener },
   );
 }
 

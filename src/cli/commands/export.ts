@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import type { App } from '../../app/app.js';
-import { ExportError, EXPORT_ERRORS } from '../../core/errors.js';
+import { ExportError, EXPORT_ERRORS, type ExportErrorCode } from '../../core/errors.js';
 import type { ExportJob } from '../../core/model.js';
 import type { JobEvent } from '../../jobs/events.js';
 import { callOperation, findOrganization, findUser, withApp } from '../app-context.js';
@@ -22,10 +22,33 @@ export interface ExportCommandOptions extends GlobalOptions {
   quiet?: boolean;
 }
 
-/** What an in-process export ended with: the job as stored, and the error that failed it. */
+/** What an in-process export ended with: the job as stored, and why it failed if it did. */
 export interface ExportOutcome {
   readonly job: ExportJob;
-  readonly error?: unknown;
+  readonly errorCode?: ExportErrorCode;
+}
+
+/** Follows the engine's events: draws progress, and keeps why each job failed. */
+export class JobWatch {
+  readonly #display: ProgressDisplay;
+  readonly #codes = new Map<string, ExportErrorCode>();
+
+  constructor(display: ProgressDisplay) {
+    this.#display = display;
+  }
+
+  readonly listener = (event: JobEvent): void => {
+    if (event.type === 'progress') this.#display.update(event.progress);
+    if (event.type === 'finished' && event.errorCode) this.#codes.set(event.jobId, event.errorCode);
+  };
+
+  errorCode(jobId: string): ExportErrorCode | undefined {
+    return this.#codes.get(jobId);
+  }
+
+  end(): void {
+    this.#display.end();
+  }
 }
 
 /**
@@ -35,7 +58,7 @@ export interface ExportOutcome {
 export async function exportNow(
   app: App,
   options: ExportCommandOptions,
-  failures: Map<string, unknown>,
+  watch: JobWatch,
 ): Promise<ExportOutcome> {
   const organization = await findOrganization(app, options.org);
   const user = await findUser(app, organization, options.user);
@@ -56,7 +79,8 @@ export async function exportNow(
   process.once('SIGINT', interrupt);
   try {
     const ended = await app.engine.waitFor(job.jobId);
-    return { job: ended, error: failures.get(job.jobId) };
+    const errorCode = watch.errorCode(job.jobId);
+    return { job: ended, ...(errorCode ? { errorCode } : {}) };
   } finally {
     process.off('SIGINT', interrupt);
   }
@@ -73,21 +97,14 @@ async function onlyLocalKey(app: App, region: string): Promise<string> {
   );
 }
 
-/** Draws progress from the engine's events. */
-export function progressListener(display: ProgressDisplay): (event: JobEvent) => void {
-  return (event) => {
-    if (event.type === 'progress') display.update(event.progress);
-  };
-}
-
 /** The error to end the command with, for a job that did not complete. */
 export function outcomeError(outcome: ExportOutcome): Error | undefined {
   const { job } = outcome;
   if (job.state === 'COMPLETED') return undefined;
   if (job.state === 'CANCELLED')
     return new ExportError('Cancelled', `Export job ${job.jobId} was cancelled.`);
-  if (outcome.error instanceof ExportError) return outcome.error;
-  return new ExportError('Internal', job.errorInfo ?? `Export job ${job.jobId} failed.`);
+  const message = job.errorInfo ?? `Export job ${job.jobId} failed.`;
+  return new ExportError(outcome.errorCode ?? 'Internal', message);
 }
 
 /** The job as `describe-mailbox-export-job` shows it, then its export log. */
@@ -106,25 +123,19 @@ export async function printOutcome(app: App, job: ExportJob, json: boolean): Pro
 }
 
 export async function runExportCommand(options: ExportCommandOptions): Promise<void> {
-  const display = createProgressDisplay(
-    chooseMode(options),
-    options.json ? process.stdout : process.stderr,
+  const watch = new JobWatch(
+    createProgressDisplay(chooseMode(options), options.json ? process.stdout : process.stderr),
   );
-  const failures = new Map<string, unknown>();
 
   const outcome = await withApp(
     options,
     async (app) => {
-      const ended = await exportNow(app, options, failures);
-      display.end();
+      const ended = await exportNow(app, options, watch);
+      watch.end();
       await printOutcome(app, ended.job, options.json ?? false);
       return ended;
     },
-    {
-      onJobEvent: progressListener(display),
-      onExportError: (jobId, error) => failures.set(jobId, error),
-      nodeSuffix: '-cli',
-    },
+    { onJobEvent: watch.listener, nodeSuffix: '-cli' },
   );
 
   const error = outcomeError(outcome);
