@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 import type { JobEngine } from '../core/engine.js';
 import { ApiError } from '../core/errors.js';
@@ -230,6 +231,9 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       requestTimeout: limits.requestTimeoutMs,
       // Node checks both timeouts at this interval (30 s by default, longer than ours).
       connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeoutMs / 4)),
+      // Node would answer a request without Host with a bare 400; SigV4 refuses it instead,
+      // in the protocol's own words, since `host` must be signed.
+      requireHostHeader: false,
     },
     (request, response) => {
       handle(request, response).catch((error: unknown) => {
@@ -239,6 +243,10 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       });
     },
   );
+
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    answerClientError(error, socket as Duplex & { bytesWritten?: number });
+  });
 
   let url = '';
   return {
@@ -276,6 +284,39 @@ function send(response: ServerResponse, requestId: string, answer: WireAnswer): 
     'content-length': Buffer.byteLength(answer.body),
   });
   response.end(answer.body);
+}
+
+/**
+ * Bytes that are not HTTP/1.1 (a broken request line, a header node refuses, bytes after a
+ * body shorter than its Content-Length) are answered as every other client fault, with a JSON
+ * error, where node would write a bare 400. A request that outlived its timeout is closed with
+ * node's 408: that is a limit, not an answer. Nothing is written once an answer has begun.
+ */
+function answerClientError(
+  error: NodeJS.ErrnoException,
+  socket: Duplex & { bytesWritten?: number },
+): void {
+  if (!socket.writable || (socket.bytesWritten ?? 0) > 0 || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    return;
+  }
+
+  const answer = errorAnswer(
+    'SerializationException',
+    `The request is not valid HTTP/1.1 (${String(error.code ?? 'unreadable')}).`,
+  );
+  const head = [
+    'HTTP/1.1 400 Bad Request',
+    ...Object.entries(answer.headers).map(([name, value]) => `${name}: ${value}`),
+    `x-amzn-requestid: ${randomUUID()}`,
+    `content-length: ${Buffer.byteLength(answer.body)}`,
+    'connection: close',
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${answer.body}`);
 }
 
 function queryOf(url: URL): Record<string, string | string[]> {
