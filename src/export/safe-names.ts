@@ -56,9 +56,13 @@ export function safeName(name: string, maxBytes: number = LIMITS.folderNameBytes
 /**
  * The key under which two names collide on the file systems users unpack to: macOS and
  * Windows compare names case-insensitively, and APFS also ignores Unicode normalization.
+ * Lower case alone is not enough: NTFS compares upper-cased names, under which `ı` and `i`, or
+ * `σ` and `ς`, are one letter. Upper-casing first and then lowering puts all of them on one
+ * key; it also joins a few names those systems keep apart (`ß` and `ss`), which costs only a
+ * ` (2)` suffix.
  */
 export function collisionKey(name: string): string {
-  return name.normalize('NFC').toLowerCase();
+  return name.normalize('NFC').toUpperCase().toLowerCase();
 }
 
 /**
