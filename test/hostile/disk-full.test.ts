@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
+import { ExportError } from '../../src/core/errors.js';
+import { MailboxWriter } from '../../src/store/index.js';
+import { openEmbeddedStore, runEmbedded } from './fixtures/embedded.js';
+
+/**
+ * The embedded object store on a full file system: a tmpfs of 2 MiB, mounted for the test
+ * (the tests run as root), receives an export of about 3 MiB that does not compress. The job
+ * fails with an `ExportError` that says the disk is full, and the bucket holds no object and
+ * no temporary file. Skipped, saying why, where mounting is not permitted.
+ */
+
+const run = promisify(execFile);
+
+let root: string;
+let mountPoint: string;
+let mounted = false;
+let mountRefusal = '';
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'mbx-hostile-disk-'));
+  mountPoint = join(root, 'small-disk');
+  await mkdir(mountPoint);
+  try {
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint]);
+    mounted = true;
+  } catch (error) {
+    mountRefusal = (error as Error).message.split('\n')[0] ?? 'mount failed';
+  }
+});
+
+after(async () => {
+  if (mounted) await run('umount', [mountPoint]);
+  await rm(root, { recursive: true, force: true });
+});
+
+/** Every file under `dir`, as paths relative to it. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath ?? entry.path, entry.name).slice(dir.length + 1))
+    .sort();
+}
+
+describe('a full disk under the embedded object store', () => {
+  it('fails the export saying the disk is full, and leaves nothing behind', async (t) => {
+    if (!mounted) {
+      t.skip(`cannot mount a tmpfs here (${mountRefusal}); the full-disk case is not tested`);
+      return;
+    }
+
+    const mailboxDir = join(root, 'mailbox');
+    const writer = await MailboxWriter.open(mailboxDir, { durable: false });
+    for (let i = 0; i < 6; i++) {
+      const body = randomBytes(384 * 1024).toString('base64');
+      await writer.deliverMessage(['INBOX'], `Subject: noise ${i}\r\n\r\n${body}\r\n`);
+    }
+    const store = await openEmbeddedStore(root, join(mountPoint, 'buckets'));
+    const before = await filesUnder(store.bucketDir);
+
+    const failure = await runEmbedded(mailboxDir, store.objects, store.kmsKeyArn).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    assert.ok(failure instanceof ExportError, `not an ExportError: ${String(failure)}`);
+    assert.equal(failure.code, 'WriteFailed');
+    assert.match(failure.message, /no space left on device/);
+    assert.match(failure.message, /mailbox\.zip/);
+
+    assert.deepEqual(await filesUnder(store.bucketDir), before, 'an object or temp file is left');
+    assert.equal(await store.objects.head('exports', 'org/job/mailbox.zip'), undefined);
+  });
+
+  it(
+    'leaves no zip behind when the disk fills up between the zip and its export log',
+    {
+      todo:
+        'the zip is stored before the log, and ObjectStore has no delete to take it back; ' +
+        'closing this needs a delete (or a two-phase put) in src/core/object-store.ts',
+    },
+    async (t) => {
+      if (!mounted) {
+        t.skip(`cannot mount a tmpfs here (${mountRefusal})`);
+        return;
+      }
+
+      const mailboxDir = join(root, 'small-mailbox');
+      const writer = await MailboxWriter.open(mailboxDir, { durable: false });
+      await writer.deliverMessage(['INBOX'], `Subject: small\r\n\r\n${'x'.repeat(1000)}\r\n`);
+
+      // The same mailbox gives the same zip, whose object file size is learned on a roomy disk.
+      const roomy = await openEmbeddedStore(join(root, 'roomy'));
+      await runEmbedded(mailboxDir, roomy.objects, roomy.kmsKeyArn);
+      const zipFile = (await stat(join(roomy.bucketDir, 'org', 'job', 'mailbox.zip'))).size;
+
+      // Fill the small disk until exactly the zip's pages are free: the log cannot follow.
+      const store = await openEmbeddedStore(join(root, 'tight'), join(mountPoint, 'tight'));
+      const free = await statfs(mountPoint);
+      const page = free.bsize;
+      const filler = free.bavail * page - Math.ceil(zipFile / page) * page;
+      await writeFile(join(mountPoint, 'filler'), Buffer.alloc(filler));
+      const before = await filesUnder(store.bucketDir);
+
+      const failure = await runEmbedded(mailboxDir, store.objects, store.kmsKeyArn).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await rm(join(mountPoint, 'filler'));
+      assert.ok(failure instanceof ExportError, `not an ExportError: ${String(failure)}`);
+      assert.match(failure.message, /export-log\.json.*no space left on device/);
+      assert.deepEqual(await filesUnder(store.bucketDir), before, 'the zip stands without its log');
+    },
+  );
+});
