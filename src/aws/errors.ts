@@ -88,8 +88,8 @@ function detail(error: unknown): string {
 
 function unreachable(where: string, error: unknown): string {
   return (
-    `Could not reach ${where} (${detail(error)}): check the endpoint URL, that the server ` +
-    'runs, and the network between them.'
+    `Could not reach ${where}, or the connection broke (${detail(error)}): check the endpoint ` +
+    'URL, that the server runs, and the network between them.'
   );
 }
 
@@ -170,7 +170,14 @@ export function toObjectError(error: unknown, context: ObjectContext): Error {
     return toKeyError(error, { arn: context.kmsKeyArn ?? '', where, operation });
   }
 
-  if (isUnreachable(error)) return make('unreachable', unreachable(where, error));
+  if (isUnreachable(error)) {
+    // The object is named: a connection that breaks mid-part is not the endpoint's fault alone.
+    return make(
+      'unreachable',
+      `${operation} of ${key} in bucket ${bucket}: ${unreachable(where, error)}`,
+    );
+  }
+
   if (isCredentialError(error)) return make('access-denied', credentials(where, error));
   if (code === 'NoSuchKey' || code === 'NotFound' || httpStatus(error) === 404) {
     return make('not-found', `No object ${key} in bucket ${bucket} at ${where}.`);

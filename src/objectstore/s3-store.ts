@@ -143,8 +143,11 @@ export class S3ObjectStore implements ObjectStore {
       (error: unknown) => error,
     );
 
+    // lib-storage sends its requests without an abort signal, so a part in flight would hold
+    // up a cancel for as long as the server keeps it; this cancels them with the job.
+    const requests = new AbortController();
     const upload = new Upload({
-      client: this.client,
+      client: cancellable(this.client, requests.signal),
       queueSize: this.options.queueSize ?? 2,
       partSize: this.options.partSize ?? 8 * 1024 * 1024,
       leavePartsOnError: false,
@@ -162,6 +165,13 @@ export class S3ObjectStore implements ObjectStore {
       },
     });
 
+    const cancel = (): void => {
+      requests.abort(signal?.reason);
+      void upload.abort();
+    };
+    signal?.addEventListener('abort', cancel, { once: true });
+    if (signal?.aborted) cancel();
+
     let etag: string | undefined;
     let answer: { ServerSideEncryption?: string; SSEKMSKeyId?: string };
     try {
@@ -169,6 +179,7 @@ export class S3ObjectStore implements ObjectStore {
       etag = done.ETag;
       answer = done;
     } catch (error) {
+      signal?.removeEventListener('abort', cancel);
       // A failed body reaches the upload as a read error; an upload that failed on its own
       // leaves the body unread, so the pipeline is ended here to learn which came first.
       feed.destroy();
@@ -181,6 +192,8 @@ export class S3ObjectStore implements ObjectStore {
 
       throw toObjectError(error, { ...context, operation: 's3:PutObject' });
     }
+
+    signal?.removeEventListener('abort', cancel);
 
     await this.verifyEncryption(request, answer, keyring !== undefined);
     return { bytes, ...(etag === undefined ? {} : { etag }) };
@@ -242,6 +255,16 @@ export class S3ObjectStore implements ObjectStore {
       bytes: await this.sealedPlaintextBytes(bucket, key, stored, options),
       kmsKeyArn: sealedBy,
     };
+  }
+
+  async delete(bucket: string, key: string, signal?: AbortSignal): Promise<void> {
+    const options = signal ? { abortSignal: signal } : {};
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), options);
+    } catch (error) {
+      if (httpStatus(error) === 404 && awsErrorCode(error) !== 'NoSuchBucket') return;
+      throw toObjectError(error, { bucket, key, where: this.where, operation: 's3:DeleteObject' });
+    }
   }
 
   async list(bucket: string, prefix: string, signal?: AbortSignal): Promise<string[]> {
@@ -382,6 +405,18 @@ export class S3ObjectStore implements ObjectStore {
       });
     }
   }
+}
+
+/**
+ * The client as lib-storage sees it: the same client, whose every request is cancelled when
+ * `signal` aborts. The store's own requests (the final AbortMultipartUpload) use the client
+ * itself, so that they still go out after a cancel.
+ */
+function cancellable(client: S3Client, signal: AbortSignal): S3Client {
+  type Send = Parameters<S3Client['send']>;
+  const send = (command: Send[0], options?: Send[1]) =>
+    client.send(command, { ...options, abortSignal: signal });
+  return Object.create(client, { send: { value: send } }) as S3Client;
 }
 
 function checkKey(bucket: string, key: string): void {

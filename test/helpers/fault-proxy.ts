@@ -3,8 +3,8 @@ import type { Socket } from 'node:net';
 
 /**
  * A small HTTP proxy in front of a test server (moto) that injects faults: it answers some
- * requests with an error status, drops the connection of others mid-body, or holds them until
- * the test lets them go. Every other request passes through unchanged. Each request is
+ * requests with an error status, drops the connection of others mid-body, loses the answer of
+ * others, or holds them until their client gives up. Every other request passes through unchanged. Each request is
  * recorded, so that a test can check which faults really happened and which credentials each
  * call carried.
  */
@@ -27,7 +27,9 @@ export type FaultAction =
   /** Reads part of the body, then closes the socket without an answer. */
   | { readonly kind: 'drop' }
   /** Keeps the request waiting; `onHold` tells the test, `close` ends it. */
-  | { readonly kind: 'hold' };
+  | { readonly kind: 'hold' }
+  /** Forwards the request, then closes the socket instead of passing the answer on. */
+  | { readonly kind: 'lose-answer' };
 
 export const PASS: FaultAction = { kind: 'pass' };
 
@@ -45,6 +47,8 @@ export interface FaultProxy {
   readonly requests: readonly ProxiedRequest[];
   /** The faults injected, as `<action> <method> part <n> attempt <k>`. */
   readonly faults: readonly string[];
+  /** Held requests whose client closed the connection (a cancelled request). */
+  readonly heldEndedByClient: number;
   close(): Promise<void>;
 }
 
@@ -57,6 +61,8 @@ export async function startFaultProxy(
   const faults: string[] = [];
   const attempts = new Map<string, number>();
   const sockets = new Set<Socket>();
+  let heldEndedByClient = 0;
+  let closing = false;
   const strip = new Set((options.stripHeaders ?? []).map((name) => name.toLowerCase()));
 
   const server = createServer((incoming, answer) => {
@@ -100,6 +106,9 @@ export async function startFaultProxy(
     }
 
     if (action.kind === 'hold') {
+      incoming.socket.once('close', () => {
+        if (!closing) heldEndedByClient++;
+      });
       options.onHold?.(seen);
       return;
     }
@@ -118,6 +127,12 @@ export async function startFaultProxy(
         headers,
       },
       (reply) => {
+        if (action.kind === 'lose-answer') {
+          reply.resume();
+          reply.once('end', () => incoming.socket.destroy());
+          return;
+        }
+
         answer.writeHead(reply.statusCode ?? 502, reply.headers);
         reply.pipe(answer);
       },
@@ -126,6 +141,8 @@ export async function startFaultProxy(
     incoming.pipe(forward);
   });
 
+  // A held request waits until its client gives up, however long that takes.
+  server.requestTimeout = 0;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -138,7 +155,11 @@ export async function startFaultProxy(
     endpoint: `http://127.0.0.1:${address.port}`,
     requests,
     faults,
+    get heldEndedByClient() {
+      return heldEndedByClient;
+    },
     async close() {
+      closing = true;
       const closed = new Promise((resolve) => server.close(resolve));
       for (const socket of sockets) socket.destroy();
       await closed;
