@@ -1,7 +1,7 @@
 // One export in a process of its own, so that the parent can measure its peak resident set.
 // Reads a JSON job from argv[2], runs the export, prints one JSON line of results.
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
@@ -72,6 +72,10 @@ class FileSink implements ObjectStore {
 
   async list(): Promise<string[]> {
     return [];
+  }
+
+  async delete(bucket: string, key: string): Promise<void> {
+    await rm(join(this.root, bucket, key), { force: true });
   }
 }
 

@@ -54,6 +54,11 @@ export interface ObjectStore {
   /** Reads an object back, decrypted: what the caller once sent to `put`. */
   get(bucket: string, key: string, signal?: AbortSignal): Promise<Readable>;
   head(bucket: string, key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
+  /**
+   * Removes an object; succeeds when there is none. The export calls it to take back a zip
+   * whose export log could not be stored, so that a failed job leaves nothing behind.
+   */
+  delete(bucket: string, key: string, signal?: AbortSignal): Promise<void>;
   /** Keys under a prefix, for tests and for the `get` command; not used by the export. */
   list(bucket: string, prefix: string, signal?: AbortSignal): Promise<string[]>;
 }

@@ -198,6 +198,21 @@ async function writeZip(
   return { zipLog, zipBytes: digest.bytes, totals };
 }
 
+/**
+ * A zip without its export log is not an export: it is removed, so that a failed job leaves
+ * no object. If even that fails, the error says which object to delete by hand.
+ */
+async function takeBackZip(options: ExportOptions, failure: ExportError): Promise<void> {
+  try {
+    await options.objectStore.delete(options.bucket, options.zipKey);
+    failure.message += ` The zip ${options.zipKey} stored before it was deleted again.`;
+  } catch (error) {
+    failure.message +=
+      ` The zip ${options.zipKey} was stored, and deleting it failed too ` +
+      `(${(error as Error).message}): delete it by hand.`;
+  }
+}
+
 async function writeLog(
   options: ExportOptions,
   zipLog: Omit<ExportLog, 'endTime'>,
@@ -212,7 +227,9 @@ async function writeLog(
       contentType: 'application/json',
     });
   } catch (error) {
-    throw asWriteFailure(error, options, options.logKey);
+    const failure = asWriteFailure(error, options, options.logKey);
+    await takeBackZip(options, failure);
+    throw failure;
   }
   return log;
 }

@@ -203,6 +203,25 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  async delete(bucket: string, key: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const segments = keySegments(bucket, key);
+    await this.requireBucket(bucket);
+    const path = join(this.bucketDir(bucket), ...segments);
+    try {
+      await unlink(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new ObjectError(
+        'write-failed',
+        { bucket, key },
+        `Could not delete ${key} from the bucket ${bucket}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    await syncFolder(dirname(path));
+  }
+
   async list(bucket: string, prefix: string, signal?: AbortSignal): Promise<string[]> {
     await this.requireBucket(bucket);
     const keys: string[] = [];
