@@ -5,6 +5,7 @@ import { KeyError, type KeyDescription, type KeyService } from '../core/key-serv
 import { clientConfig, endpointName, type AwsEndpoint } from '../aws/endpoint.js';
 import { toKeyError } from '../aws/errors.js';
 import { parseKeyArn } from './arn.js';
+import { checkKey } from './check.js';
 
 /**
  * Keys of a KMS API endpoint (AWS KMS or a compatible server). Data keys are made and opened by
@@ -55,9 +56,13 @@ export class KmsKeyService implements KeyService {
     };
   }
 
-  /** A KMS keyring whose one key is `arn`, calling KMS through this service's client. */
+  /**
+   * A KMS keyring whose one key is `arn`, calling KMS through this service's client. The key is
+   * described first and refused unless it is enabled and symmetric: KMS itself would refuse it
+   * only at the first GenerateDataKey, and some KMS servers (moto) do not refuse it at all.
+   */
   async keyring(arn: string): Promise<KeyringNode> {
-    this.checkRegion(arn);
+    await checkKey(this, arn, this.endpoint.region);
     const client = this.client;
     const region = this.endpoint.region;
     return new KmsKeyringNode({

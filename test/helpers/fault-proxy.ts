@@ -113,10 +113,8 @@ export async function startFaultProxy(
       return;
     }
 
-    const headers: Record<string, string | string[] | undefined> = {
-      ...incoming.headers,
-      host: upstream.host,
-    };
+    // The Host header stays as the client signed it, so that a server checking SigV4 agrees.
+    const headers: Record<string, string | string[] | undefined> = { ...incoming.headers };
     for (const name of strip) delete headers[name];
     const forward = httpRequest(
       {
