@@ -172,6 +172,19 @@ describe('S3 faults during an export', () => {
     assert.equal(outcome.proxy.faults.length, 3);
   });
 
+  it('takes the zip back when the export log cannot be stored', async () => {
+    const outcome = await exportThrough('job-no-log', {
+      decide: (r) => (r.method === 'PUT' && r.path.endsWith('/export-log.json') ? error500 : PASS),
+    });
+
+    await assertFailedClean(outcome, /exports\/job-no-log\/export-log\.json.*InternalError/);
+    assert.equal(outcome.proxy.faults.length, 3);
+    assert.ok(
+      outcome.proxy.requests.some((r) => r.method === 'DELETE' && r.path.endsWith('/mailbox.zip')),
+      'the zip was not deleted',
+    );
+  });
+
   it('completes when the answer to CompleteMultipartUpload is lost', async () => {
     // The server completes the upload but its answer never arrives; the SDK sends the request
     // again, and the server (moto, like S3) answers it as done.

@@ -97,6 +97,16 @@ describe('S3ObjectStore against moto', () => {
     assert.equal((await readAll(await store.get(bucket, 'log.json'))).toString(), '{"a":"1"}\n');
   });
 
+  it('deletes an object, and takes a missing one as deleted', async () => {
+    const bucket = await freshBucket(moto.endpoint);
+    const body = Readable.from([Buffer.from('x')]);
+    await store.put({ bucket, key: 'gone.zip', body, kmsKeyArn: keyArn });
+    await store.delete(bucket, 'gone.zip');
+    assert.equal(await store.head(bucket, 'gone.zip'), undefined);
+    await store.delete(bucket, 'gone.zip');
+    await assert.rejects(store.delete('mbx-no-such-bucket', 'a.zip'), BucketError);
+  });
+
   it('passes a private bucket of the region, warning that moto lacks GetBucketPolicyStatus', async () => {
     const bucket = await freshBucket(moto.endpoint);
     const result = await store.checkBucket({ bucket, region: REGION });
