@@ -55,11 +55,29 @@ async function runAndKill(
     for await (const line of createInterface({ input: child.stdout })) {
       const paused = /^paused (\S+)$/.exec(line);
       if (paused) return paused[1]!;
+      if (line.startsWith('ended ')) throw new Error(`The child's job ${line}`);
     }
     throw new Error('The child engine ended before its export paused.');
   } finally {
     child.kill('SIGKILL');
     await exited;
+  }
+}
+
+/**
+ * Awaits `promise` with a timer that keeps the process up. The engine's lease and sweep
+ * timers are unref'd, so that a CLI export may exit when its job ends; a test that waits for
+ * them alone would see the event loop empty out and be cancelled.
+ */
+async function keepingAlive<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`nothing happened within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -137,7 +155,8 @@ describe('ExportJobEngine recovery', () => {
       engine: { sweepSeconds: 0.2 },
     });
     open.push(h);
-    if (!h.events.some((e) => e.type === 'recovered')) await once(h.engine, 'recovered');
+    if (!h.events.some((e) => e.type === 'recovered'))
+      await keepingAlive(once(h.engine, 'recovered'));
     const job = await h.engine.waitFor(jobId);
     assert.equal(job.state, 'COMPLETED');
     assert.equal(job.attempts, 2);
@@ -191,7 +210,7 @@ describe('ExportJobEngine recovery', () => {
     await other.cancel(runner.orgId, job.jobId);
     assert.equal((await otherStore.getJob(runner.orgId, job.jobId))?.state, 'RUNNING');
 
-    const ended = await runner.engine.waitFor(job.jobId);
+    const ended = await keepingAlive(runner.engine.waitFor(job.jobId));
     assert.equal(ended.state, 'CANCELLED');
     assert.deepEqual(await runner.backends.objectStore.list(BUCKET, ''), []);
     await other.close();
