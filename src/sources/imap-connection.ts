@@ -241,7 +241,7 @@ export class ImapConnector {
       case 'ERR_TLS_CERT_ALTNAME_INVALID':
         return this.#fault(
           `the TLS certificate of ${at} is not valid for the name ${name}`,
-          'the host name (or set servername to a name the certificate carries)',
+          `the host name: connect by a name the certificate carries${certificateNames(error)}`,
           false,
           error,
         );
@@ -251,7 +251,7 @@ export class ImapConnector {
       case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
         return this.#fault(
           `the TLS certificate of ${at} is not signed by a trusted authority`,
-          'the certificate chain, or give the CA certificate (ca)',
+          "the certificate chain, or give the certificate of the CA that signed it (the mail server's caFile)",
           false,
           error,
         );
@@ -294,6 +294,12 @@ export class ImapConnector {
       ? this.loginName
       : `${this.options.auth.admin} (for ${this.options.user})`;
   }
+}
+
+/** The names a certificate carries (its subjectAltName), as ` (DNS:a, DNS:b)`, when known. */
+function certificateNames(error: unknown): string {
+  const names = (error as { cert?: { subjectaltname?: unknown } }).cert?.subjectaltname;
+  return typeof names === 'string' && names !== '' ? ` (${names.slice(0, 200)})` : '';
 }
 
 function messageText(error: unknown): string {
