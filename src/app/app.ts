@@ -83,7 +83,18 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
   });
 
   try {
-    if (options.recover ?? true) await engine.recover();
+    if (options.recover ?? true) {
+      // Before any job resumes: a put cut short by a crash leaves its temporary file behind.
+      // Not fatal: a bucket folder that cannot be read fails the jobs writing to it, saying why.
+      const removed = await buckets.removeLeftovers().catch((err: unknown) => {
+        logger.warn({ err }, 'temporary files of stopped processes not removed');
+        return [];
+      });
+      if (removed.length > 0) {
+        logger.info({ files: removed }, 'temporary files of stopped processes removed');
+      }
+      await engine.recover();
+    }
   } catch (error) {
     await engine.close();
     await store.close();

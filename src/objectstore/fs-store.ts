@@ -1,7 +1,8 @@
 import type { KeyringNode } from '@aws-crypto/client-node';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { addAbortSignal, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,6 +27,13 @@ import { encodeRecord, readRecord, RECORD_BYTES } from './object-record.js';
 const BUCKET_RECORD = `${RESERVED_PREFIX}-bucket.json`;
 const TEMP_PREFIX = `${RESERVED_PREFIX}-tmp-`;
 
+// A temporary file is named after the process writing it (host, pid, and a token of this run
+// of the process, since a restarted container's process often gets the same pid again), so
+// that `removeLeftovers` can tell the files of a process that died from those still written.
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+const RUN_TOKEN = randomBytes(4).toString('hex');
+const TEMP_NAME = /^\.mailbox-export-tmp-([0-9a-f]{8})-(\d+)-([0-9a-f]{8})-[0-9a-f]{16}$/;
+
 export interface FsBucket {
   readonly name: string;
   readonly region: string;
@@ -43,8 +51,9 @@ interface BucketRecord {
  * The embedded object store: a folder per bucket under `root`, an object per file, each sealed
  * with envelope encryption under its key (see `envelope.ts`) and preceded by a small record
  * (see `object-record.ts`). A put writes a temporary file in the bucket folder, flushes it and
- * renames it into place, so an object is whole or absent. Buckets here are never public:
- * nothing serves the folder.
+ * renames it into place, so an object is whole or absent; a process killed meanwhile leaves
+ * the temporary file, which `removeLeftovers` takes away at the next start. Buckets here are
+ * never public: nothing serves the folder.
  */
 export class FsObjectStore implements ObjectStore {
   readonly root: string;
@@ -118,7 +127,8 @@ export class FsObjectStore implements ObjectStore {
     }
 
     const folder = this.bucketDir(bucket);
-    const temp = join(folder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const writer = `${HOST_TAG}-${process.pid}-${RUN_TOKEN}`;
+    const temp = join(folder, `${TEMP_PREFIX}${writer}-${randomBytes(8).toString('hex')}`);
     const handle = await open(temp, 'wx', 0o600);
     let bytes = 0;
     try {
@@ -163,6 +173,29 @@ export class FsObjectStore implements ObjectStore {
     }
 
     return { bytes };
+  }
+
+  /**
+   * Removes the temporary files that processes of this host left when they died in the middle
+   * of a put (a SIGKILL, a crash, a power cut): nothing else ever removes them. Files of a live
+   * process, of another host sharing the folder, or not named by this store are kept. Gives
+   * the paths removed.
+   */
+  async removeLeftovers(): Promise<string[]> {
+    const removed: string[] = [];
+    const buckets = await readdir(this.root, { withFileTypes: true }).catch(ignoreMissing([]));
+    for (const bucket of buckets) {
+      if (!bucket.isDirectory()) continue;
+      const folder = join(this.root, bucket.name);
+      const names = await readdir(folder).catch(ignoreMissing([] as string[]));
+      for (const name of names) {
+        const writer = TEMP_NAME.exec(name);
+        if (writer === null || !writerGone(writer[1]!, Number(writer[2]), writer[3]!)) continue;
+        await unlink(join(folder, name)).catch(ignoreMissing(undefined));
+        removed.push(join(folder, name));
+      }
+    }
+    return removed;
   }
 
   private async prepare(request: PutObjectRequest): Promise<KeyringNode> {
@@ -356,6 +389,18 @@ function putError(error: unknown, request: PutObjectRequest): unknown {
       `${(error as Error).message ?? String(error)}. Nothing was stored.`,
     { cause: error },
   );
+}
+
+/** Whether the process that named a temporary file has ended; unknown counts as alive. */
+function writerGone(host: string, pid: number, token: string): boolean {
+  if (host !== HOST_TAG) return false;
+  if (pid === process.pid) return token !== RUN_TOKEN;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 function ignoreMissing<T>(fallback: T): (error: NodeJS.ErrnoException) => T {
