@@ -1,6 +1,16 @@
-import type { Readable } from 'node:stream';
-import { ZipFile } from 'yazl';
+import { PassThrough, type Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { constants as zlib, crc32, deflateRaw, type ZlibOptions } from 'node:zlib';
+
 import type { Compression } from '../core/export.js';
+import {
+  centralHeader,
+  dataDescriptor,
+  endRecords,
+  localHeader,
+  METHOD_DEFLATE,
+  METHOD_STORE,
+} from './zip-records.js';
 
 /**
  * Deflate level per compression setting: `store` writes entries uncompressed (method 0, the
@@ -15,95 +25,266 @@ export const DEFLATE_LEVELS: Readonly<Record<Compression, number>> = Object.free
 });
 
 /**
- * yazl writes an entry's time as a DOS date in the local time zone, and a UTC time in an
- * extra field unless told not to. A time built from local components, with the extra field
- * left out, gives the same bytes in every time zone. 1980-01-01 00:00:00 is the earliest
- * DOS date and exists in every zone of the tz database.
+ * Entry data is deflated in blocks of this many bytes, each on its own, so that several run at
+ * once on libuv's thread pool, within one large entry as across small ones. A block is primed
+ * with the 32 KiB before it (the whole deflate window) and ends on a sync flush, the way pigz
+ * does it: the blocks join into one ordinary deflate stream, and compress within a fraction of
+ * a percent of one stream. The size is fixed, so the bytes do not depend on timing.
  */
-function fixedEntryTime(): Date {
-  return new Date(1980, 0, 1, 0, 0, 0);
-}
-
-const FILE_MODE = 0o100644;
-const DIRECTORY_MODE = 0o40755;
-
-type StreamCallback = (error: Error | null, stream: Readable) => void;
+const BLOCK_BYTES = 1024 * 1024;
+const WINDOW_BYTES = 32 * 1024;
 
 /**
- * yazl keeps every entry until the central directory is written, and an entry keeps the
- * function that gives its data. Given the stream itself (`addReadStream`), each entry would
- * keep its item's stream, and through it the item's last chunks, for the whole export: about
- * 400 MB for 20,000 small messages. This function hands the stream over once and forgets it;
- * it is defined apart so that its closure holds nothing of `addFile`'s scope. yazl
- * asks for the stream exactly once.
+ * Blocks read but not yet written out. Two keep both cores busy; six leave room for uneven
+ * blocks (zlib's pool has four threads), and bound what waits in memory to a dozen MiB of
+ * input and output, whatever the sizes of the items.
  */
-function handOnce(data: Readable): (callback: StreamCallback) => void {
-  let pending: Readable | undefined = data;
-  return (callback: StreamCallback) => {
-    const stream = pending!;
-    pending = undefined;
-    callback(null, stream);
-  };
-}
+const BLOCKS_AHEAD = 6;
 
 /**
- * A zip written as a stream, one entry at a time. Only `output` is read; entries are added
- * one after the other, each once the previous one's data was consumed, so that at most one
- * item body is open. Compressing entries in parallel would change only this class: yazl
- * cannot take data deflated elsewhere, so that would mean writing the entry records here
- * around deflate streams run ahead in workers, keeping the same order, times and bytes.
+ * Records and data go out in chunks of this size: few large writes for the hash, the cipher
+ * and the store, instead of a write per record.
+ */
+const OUTPUT_CHUNK_BYTES = 256 * 1024;
+
+const deflate = promisify<Buffer, ZlibOptions, Buffer>(deflateRaw);
+
+/** One file of the zip: its blocks in order, as they are read and compressed. */
+interface FileEntry {
+  readonly name: Buffer;
+  readonly method: number;
+  readonly blocks: (Promise<Buffer> | undefined)[];
+  /** Settles once the data was read to its end, or failed. */
+  consumed: Promise<void>;
+  ended: boolean;
+  crc32: number;
+  size: number;
+}
+
+type QueuedEntry = { readonly directory: Buffer } | { readonly file: FileEntry };
+
+/**
+ * A zip written as a stream, entries in the order they are added, with the records of
+ * zip-records.ts. Only `output` is read. `addFile` resolves once an entry's data was read, while
+ * its blocks may still be deflating: the caller opens the next item meanwhile, and the
+ * compression of both overlaps on the two cores a small machine has.
  */
 export class ZipWriter {
-  private readonly zip = new ZipFile();
-  private readonly level: number;
-  private failure: Error | undefined;
+  readonly output = new PassThrough({ highWaterMark: OUTPUT_CHUNK_BYTES });
+  readonly #level: number;
+  readonly #queue: QueuedEntry[] = [];
+  readonly #central: Buffer[] = [];
+  #offset = 0;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #blocksAhead = 0;
+  #finished = false;
+  /** Set once the end records are written: a close after that is no failure. */
+  #complete = false;
+  #failure: Error | undefined;
+  /** Those waiting for something to change: a block read or written, an entry, the end. */
+  #waiting: (() => void)[] = [];
 
   constructor(compression: Compression) {
-    this.level = DEFLATE_LEVELS[compression];
-    this.zip.on('error', (error: Error) => {
-      this.failure = error;
-      this.output.destroy(error);
+    this.#level = DEFLATE_LEVELS[compression];
+    this.output.once('close', () => {
+      if (!this.#complete) this.#fail(new Error('the zip output was closed before its end'));
     });
+    this.#writeAll().catch((error: unknown) => this.#fail(error as Error));
   }
 
-  get output(): Readable {
-    return this.zip.outputStream as Readable;
-  }
-
+  /** A folder entry: its name ends in `/`, which is what makes it a folder to readers. */
   addDirectory(zipPath: string): void {
-    this.zip.addEmptyDirectory(zipPath, {
-      mtime: fixedEntryTime(),
-      mode: DIRECTORY_MODE,
-      forceDosTimestamp: true,
-    });
+    const name = zipPath.endsWith('/') ? zipPath : `${zipPath}/`;
+    this.#enqueue({ directory: Buffer.from(name, 'utf8') });
   }
 
   /**
-   * Adds a file whose data is `data`, and resolves once yazl has read `data` to its end. The
-   * stream must not fail: callers end it early instead, so that the entry stays well formed.
+   * Adds a file whose data is `data`, and resolves once `data` was read to its end. The stream
+   * must not fail: callers end it early instead, so that the entry stays well formed.
    */
   addFile(zipPath: string, data: Readable): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-
-    const consumed = new Promise<void>((resolve, reject) => {
-      data.once('end', resolve);
-      data.once('error', reject);
-      data.once('close', () => {
-        if (!data.readableEnded) reject(new Error(`zip entry ${zipPath} closed before its end`));
-      });
-    });
-    const options = {
-      mtime: fixedEntryTime(),
-      mode: FILE_MODE,
-      forceDosTimestamp: true,
-      compressionLevel: this.level,
+    const entry: FileEntry = {
+      name: Buffer.from(zipPath, 'utf8'),
+      method: this.#level === 0 ? METHOD_STORE : METHOD_DEFLATE,
+      blocks: [],
+      consumed: Promise.resolve(),
+      ended: false,
+      crc32: 0,
+      size: 0,
     };
-    this.zip.addReadStreamLazy(zipPath, options, handOnce(data));
-    return consumed;
+    this.#enqueue({ file: entry });
+    entry.consumed = this.#read(entry, data, zipPath);
+    return entry.consumed;
   }
 
   /** Writes the central directory after the last entry; zip64 records come when needed. */
   finish(): void {
-    this.zip.end();
+    this.#finished = true;
+    this.#changed();
+  }
+
+  #enqueue(entry: QueuedEntry): void {
+    if (this.#finished) throw new Error('entry added to a finished zip');
+    this.#queue.push(entry);
+    this.#changed();
+  }
+
+  #changed(): void {
+    for (const wake of this.#waiting.splice(0)) wake();
+  }
+
+  #change(): Promise<void> {
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    this.#changed();
+    this.output.destroy(error);
+  }
+
+  /** Cuts `data` into blocks and starts each one's compression, as far ahead as allowed. */
+  async #read(entry: FileEntry, data: Readable, zipPath: string): Promise<void> {
+    let parts: Buffer[] = [];
+    let partBytes = 0;
+    let window: Buffer | undefined;
+
+    const submit = async (block: Buffer, last: boolean): Promise<void> => {
+      while (this.#blocksAhead >= BLOCKS_AHEAD && this.#failure === undefined) {
+        await this.#change();
+      }
+      if (this.#failure !== undefined) throw this.#failure;
+      this.#blocksAhead++;
+      entry.blocks.push(this.#compress(block, window, last));
+      window = Buffer.from(block.subarray(Math.max(0, block.length - WINDOW_BYTES)));
+      this.#changed();
+    };
+
+    try {
+      for await (const chunk of data as AsyncIterable<Buffer>) {
+        if (this.#failure !== undefined) throw this.#failure;
+        entry.crc32 = crc32(chunk, entry.crc32);
+        entry.size += chunk.length;
+        parts.push(chunk);
+        partBytes += chunk.length;
+
+        // A full block goes once a byte past it is known: only then is it not the last.
+        while (partBytes > BLOCK_BYTES) {
+          const all = Buffer.concat(parts, partBytes);
+          parts = [all.subarray(BLOCK_BYTES)];
+          partBytes -= BLOCK_BYTES;
+          await submit(all.subarray(0, BLOCK_BYTES), false);
+        }
+      }
+      await submit(Buffer.concat(parts, partBytes), true);
+    } catch (error) {
+      data.destroy();
+      if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
+        throw new Error(`zip entry ${zipPath} closed before its end`, { cause: error });
+      }
+      throw error;
+    } finally {
+      entry.ended = true;
+      this.#changed();
+    }
+  }
+
+  #compress(block: Buffer, window: Buffer | undefined, last: boolean): Promise<Buffer> {
+    if (this.#level === 0) return Promise.resolve(block);
+    const compressed = deflate(block, {
+      level: this.#level,
+      finishFlush: last ? zlib.Z_FINISH : zlib.Z_SYNC_FLUSH,
+      ...(window !== undefined && window.length > 0 ? { dictionary: window } : {}),
+    });
+    // Its failure is taken where it is written; until then it must not count as unhandled.
+    compressed.catch(() => undefined);
+    return compressed;
+  }
+
+  async #writeAll(): Promise<void> {
+    for (;;) {
+      if (this.#failure !== undefined) return;
+      const next = this.#queue[0];
+      if (next === undefined) {
+        if (this.#finished) break;
+        await this.#change();
+        continue;
+      }
+
+      if ('directory' in next) await this.#writeDirectory(next.directory);
+      else await this.#writeFile(next.file);
+      this.#queue.shift();
+    }
+
+    const directoryOffset = this.#offset;
+    for (const header of this.#central) await this.#write(header);
+    const directorySize = this.#offset - directoryOffset;
+    await this.#write(endRecords(this.#central.length, directoryOffset, directorySize));
+    await this.#flush();
+    this.#complete = true;
+    this.output.end();
+  }
+
+  async #writeDirectory(name: Buffer): Promise<void> {
+    const offset = this.#offset;
+    await this.#write(localHeader(name, METHOD_STORE, true));
+    const record = { name, directory: true, method: METHOD_STORE, offset };
+    this.#central.push(centralHeader({ ...record, crc32: 0, compressedSize: 0, size: 0 }));
+  }
+
+  async #writeFile(entry: FileEntry): Promise<void> {
+    const offset = this.#offset;
+    await this.#write(localHeader(entry.name, entry.method, false));
+
+    let compressedSize = 0;
+    for (let index = 0; ; index++) {
+      while (index >= entry.blocks.length && !entry.ended && this.#failure === undefined) {
+        await this.#change();
+      }
+      if (this.#failure !== undefined) throw this.#failure;
+      if (index >= entry.blocks.length) break;
+
+      const block = await entry.blocks[index]!;
+      entry.blocks[index] = undefined;
+      this.#blocksAhead--;
+      this.#changed();
+      compressedSize += block.length;
+      await this.#write(block);
+    }
+    await entry.consumed;
+
+    const record = { ...entry, directory: false, compressedSize, offset };
+    await this.#write(dataDescriptor(record));
+    this.#central.push(centralHeader(record));
+  }
+
+  /** Gathers small records into output chunks; a chunk goes out once it is full. */
+  async #write(bytes: Buffer): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure;
+    this.#offset += bytes.length;
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    if (this.#pendingBytes >= OUTPUT_CHUNK_BYTES) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#pendingBytes === 0) return;
+    const chunk = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (this.output.write(chunk)) return;
+
+    await new Promise<void>((resolve) => {
+      const settle = (): void => {
+        this.output.off('drain', settle);
+        this.output.off('close', settle);
+        resolve();
+      };
+      this.output.on('drain', settle);
+      this.output.on('close', settle);
+    });
+    if (this.#failure !== undefined) throw this.#failure;
   }
 }
