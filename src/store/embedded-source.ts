@@ -1,6 +1,8 @@
-import { createReadStream, type Dirent } from 'node:fs';
-import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
+import { createReadStream, readFile, type Dirent } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 
 import { ExportError, messageOf } from '../core/errors.js';
 import {
@@ -41,6 +43,21 @@ interface FolderPlace {
 /** Stats run at once while listing a folder: enough to hide latency, few file descriptors. */
 const STAT_CONCURRENCY = 16;
 
+/**
+ * Items opened ahead of the one being read, and the bytes of small items read whole ahead of
+ * it: enough to keep the thread pool busy, few file descriptors, little memory.
+ */
+const READ_AHEAD_ITEMS = 16;
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+/** Items up to this size are read in one call rather than streamed. */
+const WHOLE_ITEM_BYTES = 256 * 1024;
+
+/**
+ * The callback form: a FileHandle costs the main thread more than reading a small file does
+ * (it is made transferable, and closed through its own promise).
+ */
+const readWholeFile = promisify(readFile);
+
 /** Opens the mailbox in a mailbox directory: `Maildir/`, `calendars/`, `contacts/`. */
 export function openMailboxDir(mailboxDir: string): MailboxSource {
   return openEmbeddedMailbox({
@@ -80,6 +97,12 @@ class EmbeddedMailbox implements MailboxSource {
     return this.listCollectionItems(folder, place.dir, signal);
   }
 
+  /**
+   * Opens items a few ahead of the one being read: on a mailbox of small messages the time
+   * goes to opening and reading files, one round trip of the thread pool after another, and
+   * a few at once hide that. Small items are read whole on the way, within a byte budget;
+   * larger ones are only opened, and stream when their turn comes.
+   */
   async *readItems(
     folder: SourceFolder,
     items: readonly SourceItem[],
@@ -87,32 +110,75 @@ class EmbeddedMailbox implements MailboxSource {
   ): AsyncIterable<ItemContent> {
     const place = this.placeOf(folder);
     const where = `folder ${JSON.stringify(folder.path.join('/'))}`;
-    for (const item of items) {
-      signal.throwIfAborted();
-      let handle: FileHandle | undefined;
-      try {
-        handle = await this.openItem(folder, place, item);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        const message =
-          code === 'ENOENT'
-            ? `Item ${item.id} of ${where} was deleted after the export started`
-            : `Item ${item.id} of ${where} could not be read: ${messageOf(error)}`;
-        const failure =
-          code === 'ENOENT'
-            ? new ItemVanishedError(message, { cause: error })
-            : new Error(message, { cause: error });
-        yield { item, error: failure };
-        continue;
+    const ahead: Array<{ content: Promise<ItemContent>; bytes: number }> = [];
+    let next = 0;
+    let bytesAhead = 0;
+    const fill = (): void => {
+      while (next < items.length && ahead.length < READ_AHEAD_ITEMS) {
+        const item = items[next]!;
+        const whole = item.size !== undefined && item.size <= WHOLE_ITEM_BYTES;
+        const bytes = whole ? item.size! : 0;
+        if (ahead.length > 0 && bytesAhead + bytes > READ_AHEAD_BYTES) break;
+        next++;
+        bytesAhead += bytes;
+        const content = this.readItem(folder, place, item, where, whole);
+        content.catch(() => undefined);
+        ahead.push({ content, bytes });
       }
+    };
 
-      yield { item, body: createReadStream('', { fd: handle }) };
+    try {
+      for (fill(); ahead.length > 0; fill()) {
+        signal.throwIfAborted();
+        const first = ahead.shift()!;
+        bytesAhead -= first.bytes;
+        yield await first.content;
+      }
+    } finally {
+      // A read cut short leaves open files behind it: close them.
+      for (const { content } of ahead.splice(0)) {
+        void content.then((left) => ('body' in left ? left.body.destroy() : undefined));
+      }
+    }
+  }
+
+  private async readItem(
+    folder: SourceFolder,
+    place: FolderPlace,
+    item: SourceItem,
+    where: string,
+    whole: boolean,
+  ): Promise<ItemContent> {
+    try {
+      if (whole) {
+        const data = await this.withItemFile(folder, place, item, readWholeFile);
+        return { item, body: Readable.from([data], { objectMode: false }) };
+      }
+      const handle = await this.withItemFile(folder, place, item, (path) => open(path, 'r'));
+      return { item, body: createReadStream('', { fd: handle }) };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const message =
+        code === 'ENOENT'
+          ? `Item ${item.id} of ${where} was deleted after the export started`
+          : `Item ${item.id} of ${where} could not be read: ${messageOf(error)}`;
+      const failure =
+        code === 'ENOENT'
+          ? new ItemVanishedError(message, { cause: error })
+          : new Error(message, { cause: error });
+      return { item, error: failure };
     }
   }
 
   async close(): Promise<void> {}
 
-  private async openItem(folder: SourceFolder, place: FolderPlace, item: SourceItem) {
+  /** Runs `use` on the item's file, looking for it again if it was renamed meanwhile. */
+  private async withItemFile<T>(
+    folder: SourceFolder,
+    place: FolderPlace,
+    item: SourceItem,
+    use: (path: string) => Promise<T>,
+  ): Promise<T> {
     const listed = this.itemFiles.get(item);
     const extension = folder.kind === 'calendar' ? '.ics' : '.vcf';
     const first = listed ?? (place.index ? await place.index.find(item.id) : undefined);
@@ -128,7 +194,7 @@ class EmbeddedMailbox implements MailboxSource {
     while (candidate !== undefined && !tried.has(candidate)) {
       tried.add(candidate);
       try {
-        return await open(candidate, 'r');
+        return await use(candidate);
       } catch (error) {
         lastError = error;
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !place.index) break;
