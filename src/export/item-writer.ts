@@ -68,7 +68,7 @@ export async function writeMessage(target: ItemTarget, body: Readable): Promise<
       return { ok: false, error: read.error, partialEntry };
     }
 
-    const header = await parseHeaderFields(capture.block());
+    const header = parseHeaderFields(capture.block());
     return { ok: true, record: { ...baseRecord(target, read), header } };
   } finally {
     unbind();

@@ -1,4 +1,4 @@
-import PostalMime from 'postal-mime';
+import { addressParser, decodeWords } from 'postal-mime';
 import { LIMITS } from '../core/limits.js';
 
 /**
@@ -73,20 +73,75 @@ function cut(value: string, name: string, truncated: string[]): string {
   return value.slice(0, LIMITS.manifestFieldChars).replace(/[\ud800-\udbff]$/, '');
 }
 
-/** Reads subject, sender, date and message id from a captured header block. */
-export async function parseHeaderFields(block: Buffer | undefined): Promise<HeaderFields> {
-  if (block === undefined) return { status: 'too-large' };
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
-  let email;
-  try {
-    email = await PostalMime.parse(Buffer.concat([block, Buffer.from('\r\n\r\n')]), {
-      maxHeadersSize: LIMITS.headerBytesParsed * 2,
-    });
-  } catch {
-    return { status: 'failed' };
+const FIELD_NAMES = new Set(['subject', 'from', 'date', 'message-id']);
+
+/** Only SP and HTAB surround a field name or fold a line (RFC 5322 §2.2, §3.2.2). */
+function isWsp(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+function trimWsp(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isWsp(text.charCodeAt(start))) start++;
+  while (end > start && isWsp(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+/**
+ * The header lines of `block`, decoded as UTF-8 (RFC 6532), each without its line break, up to
+ * the first empty line. Trailing CRs go with the break, as postal-mime reads lines, so that
+ * the fields come out as that parser would give them.
+ */
+function headerLines(block: Buffer): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  while (start < block.length) {
+    let next = block.indexOf(0x0a, start);
+    if (next === -1) next = block.length;
+    let end = next;
+    while (end > start && (block[end - 1] === 0x0d || block[end - 1] === 0x0a)) end--;
+    if (end === start) break;
+    lines.push(utf8.decode(block.subarray(start, end)));
+    start = next + 1;
+  }
+  return lines;
+}
+
+/**
+ * The first occurrence of each wanted field, unfolded: folding breaks are removed and the
+ * folding whitespace kept (RFC 5322 §2.2.3), a stray CR or LF becomes a space, and the value
+ * is trimmed of SP and HTAB only.
+ */
+function firstFields(block: Buffer): Map<string, string> {
+  const groups: string[][] = [];
+  for (const line of headerLines(block)) {
+    const last = groups.at(-1);
+    if (last !== undefined && isWsp(line.charCodeAt(0))) last.push(line);
+    else groups.push([line]);
   }
 
-  const present = new Set(email.headers.map((header) => header.key));
+  const fields = new Map<string, string>();
+  for (const group of groups) {
+    const line = group.join('');
+    const colon = line.indexOf(':');
+    const name = trimWsp(colon < 0 ? line : line.slice(0, colon)).toLowerCase();
+    if (!FIELD_NAMES.has(name) || fields.has(name)) continue;
+    fields.set(name, colon < 0 ? '' : trimWsp(line.slice(colon + 1).replace(/[\r\n]+/g, ' ')));
+  }
+  return fields;
+}
+
+/**
+ * Reads subject, sender, date and message id from a captured header block, with postal-mime's
+ * decoders for encoded words (RFC 2047) and addresses. Only the four fields are read: a whole
+ * parse of the block by postal-mime cost as much as deflating the message.
+ */
+export function parseHeaderFields(block: Buffer | undefined): HeaderFields {
+  if (block === undefined) return { status: 'too-large' };
+
   const unparsed: string[] = [];
   const truncated: string[] = [];
   const fields: {
@@ -96,30 +151,43 @@ export async function parseHeaderFields(block: Buffer | undefined): Promise<Head
     messageId?: string;
   } = {};
 
-  if (present.has('subject') && email.subject !== undefined) {
-    fields.subject = cut(email.subject, 'subject', truncated);
-  }
-  if (present.has('from')) {
-    const from = email.from;
-    if (from !== undefined && from.address !== undefined && from.address !== '') {
-      fields.from = {
-        name: cut(from.name, 'from', truncated),
-        address: cut(from.address, 'from', truncated),
-      };
-    } else {
-      unparsed.push('from');
+  try {
+    const raw = firstFields(block);
+
+    const subject = raw.get('subject');
+    if (subject) fields.subject = cut(decodeWords(subject), 'subject', truncated);
+
+    const from = raw.get('from');
+    if (from !== undefined) {
+      const first = from ? addressParser(from)[0] : undefined;
+      if (first?.address) {
+        fields.from = {
+          name: cut(first.name, 'from', truncated),
+          address: cut(first.address, 'from', truncated),
+        };
+      } else {
+        unparsed.push('from');
+      }
     }
-  }
-  if (present.has('date')) {
-    if (email.date !== undefined && ISO_DATE.test(email.date)) fields.date = email.date;
-    else unparsed.push('date');
-  }
-  if (present.has('message-id')) {
-    if (email.messageId !== undefined && email.messageId !== '') {
-      fields.messageId = cut(email.messageId, 'messageId', truncated);
-    } else {
-      unparsed.push('messageId');
+
+    const date = raw.get('date');
+    if (date !== undefined) {
+      const parsed = new Date(date);
+      if (!Number.isNaN(parsed.getTime()) && ISO_DATE.test(parsed.toISOString())) {
+        fields.date = parsed.toISOString();
+      } else {
+        unparsed.push('date');
+      }
     }
+
+    const messageId = raw.get('message-id');
+    if (messageId !== undefined) {
+      const decoded = messageId ? decodeWords(messageId) : '';
+      if (decoded !== '') fields.messageId = cut(decoded, 'messageId', truncated);
+      else unparsed.push('messageId');
+    }
+  } catch {
+    return { status: 'failed' };
   }
 
   return {
