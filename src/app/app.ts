@@ -23,9 +23,10 @@ import { MailRoot, sourceSizeMb } from './mail-root.js';
  * buckets and mail root under the data folder, the backends, and the job engine. `serve` puts
  * the API in front of it; the CLI commands use it in-process.
  *
- * Data folder layout: `jobs.db` (SQLite), `keys/` (master key and key files), `buckets/`,
- * `mail/<organization id>/<user id>/`, `credentials.json` (API access keys made on first run),
- * `node-id` (this node's name in job leases, kept so a restart resumes its jobs at once).
+ * Data folder layout: `jobs.db` (SQLite), `keys/` (`master.key`, and `keys/<id>.json` per key),
+ * `buckets/`, `mail/<organization id>/<user id>/`, `credentials.json` (API access keys made on
+ * first run), `node-id` (this node's name in job leases, kept so a restart resumes its jobs at
+ * once).
  */
 export interface App {
   readonly config: Config;

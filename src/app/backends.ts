@@ -18,6 +18,7 @@ import { openCaldavCalendars } from '../sources/caldav.js';
 import { combineSources } from '../sources/combined.js';
 import { openImapMailbox, type ImapSourceOptions } from '../sources/imap.js';
 import { openMailboxDir } from '../store/embedded-source.js';
+import { embeddedBuckets } from './embedded-buckets.js';
 import type { MailRoot } from './mail-root.js';
 
 /**
@@ -30,7 +31,7 @@ export class AppBackends implements Backends {
   readonly #config: Config;
   readonly #mailRoot: MailRoot;
   readonly #localKeys: LocalKeyService;
-  readonly #localObjects: FsObjectStore;
+  readonly #localObjects: ObjectStore;
   readonly #logger: Logger;
 
   constructor(options: {
@@ -43,7 +44,7 @@ export class AppBackends implements Backends {
     this.#config = options.config;
     this.#mailRoot = options.mailRoot;
     this.#localKeys = options.localKeys;
-    this.#localObjects = options.localObjects;
+    this.#localObjects = embeddedBuckets(options.localObjects);
     this.#logger = options.logger;
   }
 

@@ -25,7 +25,10 @@ function program(): Command {
     .description('Export whole mailboxes as encrypted zips of MIME files (WorkMail export API).')
     .option('-c, --config <file>', 'configuration file (JSON); defaults apply without one')
     .option('-d, --data-dir <dir>', 'data folder (default: ./mailbox-export-data)')
-    .showHelpAfterError()
+    .configureOutput({
+      // Commander's errors look like the commands' own: one line after the program's name.
+      outputError: (text, write) => write(text.replace(/^error: /, 'mailbox-export: ')),
+    })
     .exitOverride();
 
   root
@@ -124,6 +127,13 @@ function program(): Command {
       const { runCredentials } = await import('./commands/credentials.js');
       await runCredentials(globals(command));
     });
+
+  // After a mistyped command or option the whole help text would bury the one line that
+  // matters, so each command points to its own help instead.
+  root.showHelpAfterError('(see mailbox-export --help)');
+  for (const command of root.commands) {
+    command.showHelpAfterError(`(see mailbox-export ${command.name()} --help)`);
+  }
 
   return root;
 }

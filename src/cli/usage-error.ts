@@ -1,7 +1,7 @@
 /** A mistake in how a command was called: exit status 2, message on one line. */
 export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'UsageError';
   }
 }

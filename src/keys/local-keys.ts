@@ -129,7 +129,8 @@ export class LocalKeyService implements KeyService {
       throw new KeyError(
         'disabled',
         arn,
-        `The key ${arn} is disabled: enable it ("mailbox-export keys enable") or name another key.`,
+        `The key ${arn} is disabled: name another key ("mailbox-export setup --org ALIAS ` +
+          '--user NAME" makes an enabled one if there is none and prints its ARN as kmsKeyArn).',
       );
     }
 
@@ -167,11 +168,13 @@ export class LocalKeyService implements KeyService {
 
   private async read(arn: string): Promise<KeyRecord> {
     const parsed = parseKeyArn(arn);
+    // No folder in the message: it becomes the job's ErrorInfo, which API callers read.
     const notFound = new KeyError(
       'not-found',
       arn,
-      `No key ${arn} in ${this.keysDir}: check the ARN's account and key id, or list the keys ` +
-        'with "mailbox-export keys list".',
+      `No key ${arn} among the embedded keys: check the ARN's account and key id ` +
+        '("mailbox-export setup --org ALIAS --user NAME" prints the embedded key\'s ARN as ' +
+        'kmsKeyArn).',
     );
     if (!KEY_ID.test(parsed.keyId)) throw notFound;
 

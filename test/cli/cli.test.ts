@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -141,9 +141,13 @@ describe('the command line', () => {
     const config = join(dir, 'config.json');
     await writeFile(config, JSON.stringify({ jobs: { mailboxIntervalSeconds: 0 } }));
 
-    const noBucket = await cli(['export', '-c', config, ...base, '--bucket', 'missing']);
+    const noBucket = await cli(['export', '-c', config, ...base, '--bucket', 'missing', '--json']);
     assert.equal(noBucket.code, 5, noBucket.stderr);
     assert.match(noBucket.stderr, /missing/);
+    // ErrorInfo is what API callers read: it says how to make the bucket, never where it looked.
+    const bucketInfo = String(lastJson(noBucket.stdout).ErrorInfo);
+    assert.match(bucketInfo, /mailbox-export setup --org ALIAS --user NAME --bucket missing/);
+    assert.ok(!bucketInfo.includes(data), bucketInfo);
 
     const wrongKey = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000';
     const noKey = await cli([
@@ -155,8 +159,12 @@ describe('the command line', () => {
       'exports',
       '--key',
       wrongKey,
+      '--json',
     ]);
     assert.equal(noKey.code, 6, noKey.stderr);
+    const keyInfo = String(lastJson(noKey.stdout).ErrorInfo);
+    assert.match(keyInfo, /mailbox-export setup --org ALIAS --user NAME.* kmsKeyArn/);
+    assert.ok(!keyInfo.includes(data), keyInfo);
 
     const tooSoon = await cli(['export', ...base, '--bucket', 'exports']);
     assert.equal(tooSoon.code, 2);
@@ -166,5 +174,47 @@ describe('the command line', () => {
     const badConfig = await cli(['export', '-c', config, ...base, '--bucket', 'exports']);
     assert.equal(badConfig.code, 2);
     assert.match(badConfig.stderr, /config\.jobs\.workerz is not a known setting/);
+  });
+
+  test('a path that names nothing is a usage mistake, named on one line', async () => {
+    const base = ['-d', data, '--org', 'acme', '--user', 'ann'];
+    const mbox = join(corpusRoot, 'mail', 'mimekit-mbox', 'simple.mbox');
+
+    const mail = join(data, 'mail');
+    const before = await readdir(mail, { recursive: true });
+    const noInput = await cli(['import', ...base, mbox, 'sample/x'], dir);
+    assert.equal(noInput.code, 2, noInput.stderr);
+    assert.equal(noInput.stderr, 'mailbox-export: sample/x: no such file or folder\n');
+    // The paths are checked before any is imported, so the mbox before the typo is not.
+    assert.deepEqual(await readdir(mail, { recursive: true }), before);
+
+    const noObject = await cli(['get', '-d', data, 's3://exports/nothere.zip'], dir);
+    assert.equal(noObject.code, 2, noObject.stderr);
+    assert.equal(noObject.stderr, 'mailbox-export: No object nothere.zip in bucket exports.\n');
+
+    const noBucket = await cli(['get', '-d', data, 's3://nobucket/nothere.zip'], dir);
+    assert.equal(noBucket.code, 5, noBucket.stderr);
+    assert.match(noBucket.stderr, /setup --org ALIAS --user NAME --bucket nobucket/);
+
+    const noZip = await cli(['verify', 'nothere.zip'], dir);
+    assert.equal(noZip.code, 2, noZip.stderr);
+    assert.equal(noZip.stderr, 'mailbox-export: nothere.zip: no such file\n');
+  });
+
+  test('an unknown command or a missing option gets one line and a pointer to help', async () => {
+    const unknown = await cli(['frob']);
+    assert.equal(unknown.code, 2);
+    assert.equal(
+      unknown.stderr,
+      "mailbox-export: unknown command 'frob'\n(see mailbox-export --help)\n",
+    );
+
+    const missing = await cli(['setup', '-d', data, '--org', 'acme']);
+    assert.equal(missing.code, 2);
+    assert.equal(
+      missing.stderr,
+      "mailbox-export: required option '--user <name>' not specified\n" +
+        '(see mailbox-export setup --help)\n',
+    );
   });
 });

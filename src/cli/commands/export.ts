@@ -92,7 +92,8 @@ async function onlyLocalKey(app: App, region: string): Promise<string> {
   if (keys.length === 1) return keys[0]!.arn;
   throw new UsageError(
     keys.length === 0
-      ? 'No embedded key yet: run `mailbox-export setup` first, or give --key.'
+      ? 'No embedded key yet: run `mailbox-export setup --org ALIAS --user NAME` first, or ' +
+          'give --key.'
       : `There are ${keys.length} embedded keys in ${region}: choose one with --key.`,
   );
 }

@@ -4,6 +4,8 @@ import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
 import type { App } from '../../app/app.js';
+import { missingBucketError } from '../../app/embedded-buckets.js';
+import { ObjectError } from '../../core/object-store.js';
 import { withApp } from '../app-context.js';
 import type { GlobalOptions } from '../main.js';
 import { parseS3Path } from '../s3-path.js';
@@ -25,7 +27,13 @@ export async function download(app: App, path: string, output: string): Promise<
     );
   }
   const { bucket, key } = parseS3Path(path);
-  const body = await app.buckets.get(bucket, key);
+  const body = await app.buckets.get(bucket, key).catch((error: unknown) => {
+    // ObjectError's code, WriteFailed, speaks of a lost upload; here the path names nothing.
+    if (error instanceof ObjectError && error.reason === 'not-found') {
+      throw new UsageError(error.message, { cause: error });
+    }
+    throw missingBucketError(error);
+  });
 
   const partial = `${output}.partial-${process.pid}`;
   let bytes = 0;

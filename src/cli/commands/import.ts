@@ -1,3 +1,5 @@
+import { lstat } from 'node:fs/promises';
+
 import type { App } from '../../app/app.js';
 import type { ImportReport } from '../../import/report.js';
 import { importPath, type MboxFormat } from '../../import/index.js';
@@ -49,7 +51,27 @@ export function describeImport(path: string, report: ImportReport): string[] {
   return lines;
 }
 
+/**
+ * Fails on the first path that does not exist, before anything is imported: a mistyped last
+ * path would otherwise leave the paths before it imported and the command failed.
+ */
+async function requirePaths(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    try {
+      await lstat(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        throw new UsageError(`${path}: no such file or folder`, { cause: error });
+      }
+      throw error;
+    }
+  }
+}
+
 export async function runImport(options: ImportCommandOptions): Promise<void> {
+  await requirePaths(options.paths);
+
   const reports = await withApp(options, (app) => importInto(app, options), { recover: false });
 
   if (options.json) {

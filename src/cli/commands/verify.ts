@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -46,6 +46,7 @@ export function parseExportLog(text: string, where: string): ExportLog {
 /** Checks a local zip, or one in the embedded buckets fetched to a private temp folder first. */
 async function verifyPaths(options: VerifyOptions): Promise<VerifyReport> {
   if (!options.zip.startsWith('s3://')) {
+    await requireFile(options.zip);
     const logPath = options.log ?? logPathBeside(options.zip);
     const log = parseExportLog(await readText(logPath), logPath);
     return verifyExport(options.zip, log);
@@ -72,12 +73,29 @@ async function verifyPaths(options: VerifyOptions): Promise<VerifyReport> {
   }
 }
 
+/** The zip is checked before its log, whose name is made from the zip's: name what is missing. */
+async function requireFile(path: string): Promise<void> {
+  try {
+    await stat(path);
+  } catch (error) {
+    throw fileError(path, error);
+  }
+}
+
 async function readText(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+    throw fileError(path, error);
   }
+}
+
+function fileError(path: string, error: unknown): UsageError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new UsageError(`${path}: no such file`, { cause: error });
+  }
+  return new UsageError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
 }
 
 export async function runVerify(options: VerifyOptions): Promise<void> {
