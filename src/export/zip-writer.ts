@@ -1,8 +1,9 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { constants as zlib, crc32, deflateRaw, deflateRawSync, type ZlibOptions } from 'node:zlib';
+import { constants as zlib, crc32, deflateRaw, type ZlibOptions } from 'node:zlib';
 
 import type { Compression } from '../core/export.js';
+import { BatchDeflater } from './batch-deflate.js';
 import {
   centralHeader,
   dataDescriptor,
@@ -35,12 +36,15 @@ const BLOCK_BYTES = 1024 * 1024;
 const WINDOW_BYTES = 32 * 1024;
 
 /**
- * An entry up to this size is deflated at once on the main thread. A trip through the thread
- * pool costs about 150 µs of the main thread's time whatever the size (a zlib handle set up
- * and torn down, its buffers, the garbage they leave), three times what deflating a typical
- * 3 KiB message takes; past 64 KiB deflating costs more than the trip.
+ * An entry up to this size is deflated whole, in a batch with others on a thread of their own
+ * (batch-deflate.ts): a trip through libuv's pool costs the main thread about 150 µs whatever
+ * the size, more than deflating a typical 3 KiB message takes; past 64 KiB a trip of its own
+ * costs less than the deflate.
  */
 const SMALL_ENTRY_BYTES = 64 * 1024;
+
+/** Small entries read but not yet written out: a few batches, at most 12 MiB of input. */
+const SMALL_ENTRIES_AHEAD = 192;
 
 /**
  * Blocks read but not yet written out. Two keep both cores busy; six leave room for uneven
@@ -62,6 +66,8 @@ interface FileEntry {
   readonly name: Buffer;
   readonly method: number;
   readonly blocks: (Promise<Buffer> | undefined)[];
+  /** Deflated whole with other small entries, and counted apart in what is read ahead. */
+  small: boolean;
   /** Settles once the data was read to its end, or failed. */
   consumed: Promise<void>;
   ended: boolean;
@@ -86,6 +92,8 @@ export class ZipWriter {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #blocksAhead = 0;
+  #smallAhead = 0;
+  readonly #batches: BatchDeflater | undefined;
   #finished = false;
   /** Set once the end records are written: a close after that is no failure. */
   #complete = false;
@@ -95,6 +103,7 @@ export class ZipWriter {
 
   constructor(compression: Compression) {
     this.#level = DEFLATE_LEVELS[compression];
+    this.#batches = this.#level > 0 ? new BatchDeflater(this.#level) : undefined;
     this.output.once('close', () => {
       if (!this.#complete) this.#fail(new Error('the zip output was closed before its end'));
     });
@@ -108,14 +117,16 @@ export class ZipWriter {
   }
 
   /**
-   * Adds a file whose data is `data`, and resolves once `data` was read to its end. The stream
-   * must not fail: callers end it early instead, so that the entry stays well formed.
+   * Adds a file whose data is `data`, a stream or the whole data, and resolves once `data` was
+   * read to its end. A stream must not fail: callers end it early instead, so that the entry
+   * stays well formed.
    */
-  addFile(zipPath: string, data: Readable): Promise<void> {
+  addFile(zipPath: string, data: Readable | Buffer): Promise<void> {
     const entry: FileEntry = {
       name: Buffer.from(zipPath, 'utf8'),
       method: this.#level === 0 ? METHOD_STORE : METHOD_DEFLATE,
       blocks: [],
+      small: false,
       consumed: Promise.resolve(),
       ended: false,
       crc32: 0,
@@ -129,6 +140,7 @@ export class ZipWriter {
   /** Writes the central directory after the last entry; zip64 records come when needed. */
   finish(): void {
     this.#finished = true;
+    this.#batches?.flush();
     this.#changed();
   }
 
@@ -151,27 +163,33 @@ export class ZipWriter {
     this.#failure = error;
     this.#changed();
     this.output.destroy(error);
+    void this.#batches?.close();
   }
 
   /** Cuts `data` into blocks and starts each one's compression, as far ahead as allowed. */
-  async #read(entry: FileEntry, data: Readable, zipPath: string): Promise<void> {
+  async #read(entry: FileEntry, data: Readable | Buffer, zipPath: string): Promise<void> {
     let parts: Buffer[] = [];
     let partBytes = 0;
     let window: Buffer | undefined;
 
     const submit = async (block: Buffer, last: boolean): Promise<void> => {
-      while (this.#blocksAhead >= BLOCKS_AHEAD && this.#failure === undefined) {
+      const small = window === undefined && last && block.length <= SMALL_ENTRY_BYTES;
+      while (this.#full(small) && this.#failure === undefined) {
+        this.#batches?.flush();
         await this.#change();
       }
       if (this.#failure !== undefined) throw this.#failure;
-      this.#blocksAhead++;
-      entry.blocks.push(this.#compress(block, window, last));
+      if (small) this.#smallAhead++;
+      else this.#blocksAhead++;
+      entry.small = small;
+      entry.blocks.push(this.#compress(block, window, last, small));
       window = Buffer.from(block.subarray(Math.max(0, block.length - WINDOW_BYTES)));
       this.#changed();
     };
 
     try {
-      for await (const chunk of data as AsyncIterable<Buffer>) {
+      const chunks = Buffer.isBuffer(data) ? [data] : (data as AsyncIterable<Buffer>);
+      for await (const chunk of chunks) {
         if (this.#failure !== undefined) throw this.#failure;
         entry.crc32 = crc32(chunk, entry.crc32);
         entry.size += chunk.length;
@@ -188,7 +206,7 @@ export class ZipWriter {
       }
       await submit(Buffer.concat(parts, partBytes), true);
     } catch (error) {
-      data.destroy();
+      if (!Buffer.isBuffer(data)) data.destroy();
       if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
         throw new Error(`zip entry ${zipPath} closed before its end`, { cause: error });
       }
@@ -199,10 +217,21 @@ export class ZipWriter {
     }
   }
 
-  #compress(block: Buffer, window: Buffer | undefined, last: boolean): Promise<Buffer> {
+  #full(small: boolean): boolean {
+    return small ? this.#smallAhead >= SMALL_ENTRIES_AHEAD : this.#blocksAhead >= BLOCKS_AHEAD;
+  }
+
+  #compress(
+    block: Buffer,
+    window: Buffer | undefined,
+    last: boolean,
+    small: boolean,
+  ): Promise<Buffer> {
     if (this.#level === 0) return Promise.resolve(block);
-    if (window === undefined && last && block.length <= SMALL_ENTRY_BYTES) {
-      return Promise.resolve(deflateRawSync(block, { level: this.#level }));
+    if (small && this.#batches !== undefined) {
+      const compressed = this.#batches.deflate(block);
+      compressed.catch(() => undefined);
+      return compressed;
     }
     const compressed = deflate(block, {
       level: this.#level,
@@ -235,6 +264,7 @@ export class ZipWriter {
     await this.#write(endRecords(this.#central.length, directoryOffset, directorySize));
     await this.#flush();
     this.#complete = true;
+    await this.#batches?.close();
     this.output.end();
   }
 
@@ -259,7 +289,8 @@ export class ZipWriter {
 
       const block = await entry.blocks[index]!;
       entry.blocks[index] = undefined;
-      this.#blocksAhead--;
+      if (entry.small) this.#smallAhead--;
+      else this.#blocksAhead--;
       this.#changed();
       compressedSize += block.length;
       await this.#write(block);
