@@ -54,6 +54,8 @@ export interface OpenAppOptions {
    * `serve` on the same data folder, so that neither takes the other's jobs as its own.
    */
   readonly nodeSuffix?: string;
+  /** Least time between two progress events of one job (default 250 ms). */
+  readonly progressEventMs?: number;
 }
 
 export async function openApp(config: Config, options: OpenAppOptions = {}): Promise<App> {
@@ -81,6 +83,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
     compression: config.jobs.compression,
     logger,
     ...(options.onJobEvent ? { onEvent: options.onJobEvent } : {}),
+    ...(options.progressEventMs !== undefined && { progressEventMs: options.progressEventMs }),
   });
 
   try {

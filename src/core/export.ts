@@ -40,6 +40,8 @@ export interface ExportOptions {
   readonly badItemLimit?: number;
   readonly compression?: Compression;
   readonly onProgress?: (progress: ExportProgress) => void;
+  /** Least time between two calls of `onProgress`, the last one aside; default 250 ms. */
+  readonly progressEventMs?: number;
 }
 
 export interface ExportResult {

@@ -47,9 +47,13 @@ export interface SourceItem {
   readonly note?: string;
 }
 
-/** One item's bytes, or the reason they could not be read. */
+/**
+ * One item's bytes, or the reason they could not be read. A source that already holds a small
+ * item whole gives it as a Buffer, which spares the export a stream per item; any other body
+ * is a stream.
+ */
 export type ItemContent =
-  | { readonly item: SourceItem; readonly body: Readable }
+  | { readonly item: SourceItem; readonly body: Readable | Buffer }
   | { readonly item: SourceItem; readonly error: Error };
 
 /**

@@ -135,7 +135,7 @@ async function writeItem(
   placement: FolderPlacement,
   item: SourceItem,
   sequence: number,
-  body: Readable,
+  body: Readable | Buffer,
 ): Promise<void> {
   const target: ItemTarget = {
     zip: context.zip,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { LIMITS } from '../core/limits.js';
 import type { SourceItem } from '../core/source.js';
@@ -53,7 +54,12 @@ function baseRecord(target: ItemTarget, read: ReadOutcome): ManifestItem {
 }
 
 /** A message goes into the zip byte for byte; its header block is read on the way. */
-export async function writeMessage(target: ItemTarget, body: Readable): Promise<ItemOutcome> {
+export async function writeMessage(
+  target: ItemTarget,
+  body: Readable | Buffer,
+): Promise<ItemOutcome> {
+  if (Buffer.isBuffer(body)) return writeWholeMessage(target, body);
+
   const capture = new HeaderCapture();
   const { stream, outcome } = observeBody(body, (chunk) => {
     capture.observe(chunk);
@@ -73,6 +79,18 @@ export async function writeMessage(target: ItemTarget, body: Readable): Promise<
   } finally {
     unbind();
   }
+}
+
+/** A message the source gave whole: the same entry and record, without a stream. */
+async function writeWholeMessage(target: ItemTarget, data: Buffer): Promise<ItemOutcome> {
+  const capture = new HeaderCapture();
+  capture.observe(data);
+  target.onBytes(data.length);
+  await target.zip.addFile(target.zipPath, data);
+
+  const read = { bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+  const header = parseHeaderFields(capture.block());
+  return { ok: true, record: { ...baseRecord(target, read), header } };
 }
 
 function calendarRecord(fields: CalendarFields, form: BodyForm): ManifestItem['calendar'] {
@@ -106,7 +124,11 @@ async function readHead(
  * first, to read their fields; larger ones are streamed as base64 behind a header made from
  * what is known before reading.
  */
-export async function writeEvent(target: ItemTarget, body: Readable): Promise<ItemOutcome> {
+export async function writeEvent(
+  target: ItemTarget,
+  content: Readable | Buffer,
+): Promise<ItemOutcome> {
+  const body = Buffer.isBuffer(content) ? Readable.from([content], { objectMode: false }) : content;
   const source = observeBody(body, (chunk) => target.onBytes(chunk.length));
   const chunks = source.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const unbind = releaseOnAbort(target.signal, [body, source.stream]);

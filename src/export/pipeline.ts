@@ -127,10 +127,11 @@ async function writeZip(
 ): Promise<ZipOutcome> {
   const signal = controller.signal;
   const zip = new ZipWriter(options.compression ?? 'default');
-  const progress = new ProgressReporter(options.onProgress, {
-    foldersTotal: cut.placements.length,
-    ...totalsOf(cut),
-  });
+  const progress = new ProgressReporter(
+    options.onProgress,
+    { foldersTotal: cut.placements.length, ...totalsOf(cut) },
+    options.progressEventMs,
+  );
   const digest = new DigestStream('sha384', (bytes) => {
     progress.counters.zipBytes = bytes;
   });

@@ -1,8 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { ExportProgress } from '../core/export.js';
 
-/** At most this many progress reports a second, whatever the number of chunks and items. */
-const REPORTS_PER_SECOND = 4;
+/**
+ * Least time between two progress reports, whatever the number of chunks and items: four a
+ * second keep a progress bar alive.
+ */
+const REPORT_INTERVAL_MS = 250;
 
 type Counters = { -readonly [K in keyof ExportProgress]: ExportProgress[K] };
 
@@ -18,6 +21,7 @@ export class ProgressReporter {
   constructor(
     private readonly listener: ((progress: ExportProgress) => void) | undefined,
     totals: Pick<ExportProgress, 'foldersTotal' | 'itemsTotal' | 'bytesTotal'>,
+    private readonly intervalMs: number = REPORT_INTERVAL_MS,
   ) {
     this.counters = { foldersDone: 0, itemsDone: 0, bytesDone: 0, zipBytes: 0, ...totals };
   }
@@ -26,7 +30,7 @@ export class ProgressReporter {
   tick(): void {
     if (this.listener === undefined) return;
     const now = performance.now();
-    if (now - this.lastReport < 1000 / REPORTS_PER_SECOND) return;
+    if (now - this.lastReport < this.intervalMs) return;
     this.lastReport = now;
     this.emit();
   }

@@ -38,6 +38,8 @@ export interface ExportJobEngineOptions {
   readonly keyFor?: KeyRule;
   readonly badItemLimit?: number;
   readonly compression?: Compression;
+  /** Least time between two progress events of one job; default 250 ms. */
+  readonly progressEventMs?: number;
   /** Receives a child logger per job (`{ jobId }`); silent by default. */
   readonly logger?: Logger;
   /** Called with every event, as well as the engine's own `emit`. */
@@ -102,6 +104,7 @@ export class ExportJobEngine extends EventEmitter<JobEventMap> implements JobEng
       emit: (event) => this.#emit(event),
       ...(options.badItemLimit !== undefined && { badItemLimit: options.badItemLimit }),
       ...(options.compression !== undefined && { compression: options.compression }),
+      ...(options.progressEventMs !== undefined && { progressEventMs: options.progressEventMs }),
     };
   }
 

@@ -64,6 +64,7 @@ export interface RunContext {
   readonly badItemLimit?: number;
   readonly compression?: Compression;
   readonly progressIntervalMs: number;
+  readonly progressEventMs?: number;
   readonly logger: Logger;
   readonly clock: () => Date;
   readonly emit: (event: JobEvent) => void;
@@ -238,6 +239,7 @@ function exportWith(
     startTime: job.startTime,
     ...(ctx.badItemLimit !== undefined && { badItemLimit: ctx.badItemLimit }),
     ...(ctx.compression !== undefined && { compression: ctx.compression }),
+    ...(ctx.progressEventMs !== undefined && { progressEventMs: ctx.progressEventMs }),
     onProgress,
   });
 }

@@ -1,7 +1,6 @@
 import { createReadStream, readFile, readFileSync, type Dirent } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
@@ -65,7 +64,7 @@ const SYNC_READ_SLICE_MS = 10;
  * The callback form: a FileHandle costs the main thread more than reading a small file does
  * (it is made transferable, and closed through its own promise).
  */
-const readWholeFile = promisify(readFile);
+const readWholeFile: (path: string) => Promise<Buffer> = promisify(readFile);
 
 /** The file's bytes, or undefined when it is not where it was listed (renamed, or gone). */
 function readIfThere(path: string): Buffer | undefined {
@@ -161,7 +160,9 @@ class EmbeddedMailbox implements MailboxSource {
     } finally {
       // A read cut short leaves open files behind it: close them.
       for (const { content } of ahead.splice(0)) {
-        void content.then((left) => ('body' in left ? left.body.destroy() : undefined));
+        void content.then((left) => {
+          if ('body' in left && !Buffer.isBuffer(left.body)) left.body.destroy();
+        });
       }
     }
   }
@@ -179,7 +180,7 @@ class EmbeddedMailbox implements MailboxSource {
         const data =
           (listed !== undefined ? readIfThere(listed) : undefined) ??
           (await this.withItemFile(folder, place, item, readWholeFile));
-        return { item, body: Readable.from([data], { objectMode: false }) };
+        return { item, body: data };
       }
       const handle = await this.withItemFile(folder, place, item, (path) => open(path, 'r'));
       return { item, body: createReadStream('', { fd: handle }) };

@@ -276,9 +276,14 @@ async function launch(root: string, configPath: string, logPath: string, port: n
 }
 
 async function terminate(root: string): Promise<void> {
+  // A master told to stop earlier removes its PID file as it exits, perhaps while we read it.
   const pidFile = join(root, 'run', 'master.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).trim());
+  const text = await readFile(pidFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (text === undefined) return;
+  const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 1) return;
 
   // The master may exit before its children, which then live on under PID 1 (an imap process

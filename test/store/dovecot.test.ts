@@ -50,7 +50,8 @@ async function readAll(source: MailboxSource, folder: SourceFolder) {
   for await (const content of source.readItems(folder, items, signal)) {
     assert.ok('body' in content, `item ${content.item.id} unreadable`);
     const chunks: Buffer[] = [];
-    for await (const chunk of content.body) chunks.push(chunk as Buffer);
+    const body = Buffer.isBuffer(content.body) ? [content.body] : content.body;
+    for await (const chunk of body) chunks.push(chunk as Buffer);
     bodies.set(content.item.id, Buffer.concat(chunks));
   }
   return { items, bodies };

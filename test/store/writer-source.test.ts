@@ -19,7 +19,8 @@ import { MailboxWriter, openMailboxDir } from '../../src/store/index.js';
 
 const signal = new AbortController().signal;
 
-async function bodyOf(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+async function bodyOf(stream: AsyncIterable<Buffer> | Buffer): Promise<Buffer> {
+  if (Buffer.isBuffer(stream)) return stream;
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk);
   return Buffer.concat(chunks);
