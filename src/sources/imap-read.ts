@@ -99,7 +99,7 @@ async function* readSteps(
       const body = bodies.get(uidOf(item) as number);
       if (body) {
         bodies.delete(uidOf(item) as number);
-        yield { item, body: Readable.from([body]) };
+        yield { item, body };
       } else if (complete) {
         yield { item, error: vanished(session, item) };
       } else {
@@ -163,7 +163,7 @@ async function* streamOne(
     return;
   }
   if (first.length < limits.chunkBytes) {
-    yield { item, body: Readable.from([first]) };
+    yield { item, body: first };
     return;
   }
 
