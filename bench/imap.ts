@@ -30,6 +30,7 @@ export async function runImapBench(
   mailbox: Mailbox,
   workDir: string,
   log: (line: string) => void,
+  nodeArgs: readonly string[] = [],
 ): Promise<ImapFigures> {
   const dovecot = await startDovecot({ users: [USER], masterUser: ADMIN });
   try {
@@ -49,19 +50,22 @@ export async function runImapBench(
     const peer = await runMbsync(dovecot, workDir);
     log(`mbsync: ${peer.messages} messages in ${peer.seconds.toFixed(1)} s`);
 
-    const ours = await runOurs({
-      source: {
-        kind: 'imap',
-        host: dovecot.host,
-        port: dovecot.port,
-        user: USER.name,
-        admin: ADMIN.name,
-        password: ADMIN.password,
+    const ours = await runOurs(
+      {
+        source: {
+          kind: 'imap',
+          host: dovecot.host,
+          port: dovecot.port,
+          user: USER.name,
+          admin: ADMIN.name,
+          password: ADMIN.password,
+        },
+        sink: 'store',
+        compression: 'default',
+        outDir: outDirOf(workDir, 'imap-ours'),
       },
-      sink: 'store',
-      compression: 'default',
-      outDir: outDirOf(workDir, 'imap-ours'),
-    });
+      nodeArgs,
+    );
     log(`ours over IMAP: ${ours.items} messages in ${ours.seconds.toFixed(1)} s`);
     return { messages, ours, peer };
   } finally {

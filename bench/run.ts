@@ -98,7 +98,7 @@ async function main(): Promise<void> {
 
     rows.push(...(await runMailbox(mailbox, modes, workDir, nodeArgs)));
     if (name === 'M1' && withImap) {
-      imap = { mailbox: name, figures: await runImapBench(mailbox, workDir, log) };
+      imap = { mailbox: name, figures: await runImapBench(mailbox, workDir, log, nodeArgs) };
     }
   }
 

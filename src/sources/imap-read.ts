@@ -78,23 +78,42 @@ export async function* readFolder(
   }
 }
 
+type Batch = Awaited<ReturnType<typeof fetchBatch>>;
+
+/**
+ * Reads the planned steps in order. While the items of one batch go to the consumer, the next
+ * batch is already being fetched: the server reads its files while we zip, instead of each
+ * side waiting for the other. Commands still go one at a time on the connection: a batch is
+ * fetched ahead only after the one before it arrived whole, and only when no item of that
+ * batch must be streamed alone.
+ */
 async function* readSteps(
   session: FolderSession,
   items: readonly SourceItem[],
   limits: ReadLimits,
   signal: AbortSignal,
 ): AsyncGenerator<ItemContent> {
-  for (const step of planReads(items, limits)) {
+  const steps = planReads(items, limits);
+  const fetchStep = (index: number): Promise<Batch> | undefined => {
+    const step = steps[index];
+    if (step?.kind !== 'batch') return undefined;
+    const uids = step.items.map((item) => uidOf(item) as number);
+    const fetched = session.run((c) => fetchBatch(c.client, uids, 2 * limits.batchBytes));
+    // Taken where it is awaited; until then, a failure must not count as unhandled.
+    fetched.catch(() => undefined);
+    return fetched;
+  };
+
+  let ahead: Promise<Batch> | undefined;
+  for (const [index, step] of steps.entries()) {
     signal.throwIfAborted();
     if (step.kind === 'stream') {
       yield* streamOne(session, step.item, limits);
       continue;
     }
 
-    const uids = step.items.map((item) => uidOf(item) as number);
-    const { bodies, complete } = await session.run((c) =>
-      fetchBatch(c.client, uids, 2 * limits.batchBytes),
-    );
+    const { bodies, complete } = await (ahead ?? fetchStep(index)!);
+    ahead = complete ? fetchStep(index + 1) : undefined;
     for (const item of step.items) {
       const body = bodies.get(uidOf(item) as number);
       if (body) {
