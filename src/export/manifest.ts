@@ -3,6 +3,7 @@ import type { FolderKind, ItemKind } from '../core/source.js';
 import type { CalendarFields, CalendarTime } from './calendar-fields.js';
 import type { TransferEncoding } from './calendar-mime.js';
 import type { HeaderFields } from './message-header.js';
+import type { RecordSpool } from './record-spool.js';
 
 /**
  * `manifest.json`, the zip's last entry: what the export holds and what it left out. Zip paths
@@ -87,10 +88,10 @@ export interface Manifest {
   readonly deleted: readonly ManifestProblem[];
 }
 
-/** The manifest while the export fills it in. */
+/** The manifest while the export fills it in; its items wait on disk (record-spool.ts). */
 export type ManifestDraft = Omit<Manifest, (typeof LIST_KEYS)[number]> & {
   folders: ManifestFolder[];
-  items: ManifestItem[];
+  items: RecordSpool<ManifestItem>;
   nonExportable: ManifestNonExportable[];
   unreadable: ManifestProblem[];
   deleted: ManifestProblem[];
@@ -107,11 +108,15 @@ export function calendarTimeText(time: CalendarTime): string {
 
 const LIST_KEYS = ['folders', 'items', 'nonExportable', 'unreadable', 'deleted'] as const;
 
+function* jsonLines(records: readonly unknown[]): Generator<string> {
+  for (const record of records) yield JSON.stringify(record);
+}
+
 /**
  * The manifest as JSON, one record per line, produced piece by piece: a mailbox of many items
  * never becomes one large string.
  */
-export function* manifestJson(manifest: Manifest): Generator<Buffer> {
+export async function* manifestJson(manifest: ManifestDraft): AsyncGenerator<Buffer> {
   const head = {
     format: manifest.format,
     version: manifest.version,
@@ -125,16 +130,18 @@ export function* manifestJson(manifest: Manifest): Generator<Buffer> {
   yield Buffer.from(`{\n${headLines.join(',\n')},\n`);
 
   for (const [index, key] of LIST_KEYS.entries()) {
-    const records = manifest[key];
+    const list = manifest[key];
     const close = index === LIST_KEYS.length - 1 ? '\n' : ',\n';
-    if (records.length === 0) {
+    if (list.length === 0) {
       yield Buffer.from(`  ${JSON.stringify(key)}: []${close}`);
       continue;
     }
     yield Buffer.from(`  ${JSON.stringify(key)}: [\n`);
+    const lines = Array.isArray(list) ? jsonLines(list) : list.lines();
     const batch: string[] = [];
-    for (const [at, record] of records.entries()) {
-      batch.push(`    ${JSON.stringify(record)}${at === records.length - 1 ? '\n' : ',\n'}`);
+    let at = 0;
+    for await (const line of lines) {
+      batch.push(`    ${line}${++at === list.length ? '\n' : ',\n'}`);
       if (batch.length === 256) yield Buffer.from(batch.splice(0).join(''));
     }
     if (batch.length > 0) yield Buffer.from(batch.join(''));

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import type { ExportOptions, ExportResult } from '../core/export.js';
 import { ExportError } from '../core/errors.js';
@@ -5,7 +6,8 @@ import type { ExportLog } from '../core/model.js';
 import type { MailboxSource, SourceFolder, SourceItem } from '../core/source.js';
 import { DigestStream } from './digest.js';
 import { planFolders } from './layout.js';
-import type { ManifestDraft } from './manifest.js';
+import type { ManifestDraft, ManifestItem } from './manifest.js';
+import { RecordSpool } from './record-spool.js';
 import { ProgressReporter } from './progress.js';
 import { writeEntries, writeManifest, type Cut, type EntryTotals } from './entries.js';
 import { ZipWriter } from './zip-writer.js';
@@ -30,6 +32,15 @@ async function takeCut(source: MailboxSource, jobId: string, signal: AbortSignal
     throw new ExportError('SourceUnavailable', `job ${jobId}: could not list ${where}`, {
       cause: error,
     });
+  }
+}
+
+function openSpool(jobId: string): RecordSpool<ManifestItem> {
+  try {
+    return new RecordSpool<ManifestItem>();
+  } catch (error) {
+    const message = `job ${jobId}: could not make a file for the manifest under ${tmpdir()}`;
+    throw new ExportError('Internal', message, { cause: error });
   }
 }
 
@@ -168,35 +179,39 @@ async function writeZip(
     startTime: options.startTime.toISOString(),
     compression: options.compression ?? 'default',
     folders: [],
-    items: [],
+    items: openSpool(options.jobId),
     nonExportable: [],
     unreadable: [],
     deleted: [],
   };
-  const context = { options, cut, zip, manifest, progress, signal };
-  const entries = writeEntries(context);
-  track(entries);
-  const totals = await Promise.race([entries, stopped]);
-  await Promise.race([writeManifest(zip, manifest), stopped]);
-  zip.finish();
+  try {
+    const context = { options, cut, zip, manifest, progress, signal };
+    const entries = writeEntries(context);
+    track(entries);
+    const totals = await Promise.race([entries, stopped]);
+    await Promise.race([writeManifest(zip, manifest), stopped]);
+    zip.finish();
 
-  const stored = await Promise.race([upload, stopped]);
-  if (stored.bytes !== digest.bytes) {
-    const message = `job ${options.jobId}: the store took ${stored.bytes} of ${digest.bytes} bytes`;
-    throw new ExportError('WriteFailed', message);
+    const stored = await Promise.race([upload, stopped]);
+    if (stored.bytes !== digest.bytes) {
+      const message = `job ${options.jobId}: the store took ${stored.bytes} of ${digest.bytes} bytes`;
+      throw new ExportError('WriteFailed', message);
+    }
+    progress.counters.zipBytes = digest.bytes;
+    progress.flush();
+
+    const zipLog = {
+      totalNonExportableItems: String(manifest.nonExportable.length),
+      totalMessages: String(totals.itemsExported),
+      sha384Hash: digest.hex(),
+      totalBytes: String(digest.bytes),
+      totalFolders: String(cut.placements.length),
+      startTime: epochSeconds(options.startTime),
+    };
+    return { zipLog, zipBytes: digest.bytes, totals };
+  } finally {
+    manifest.items.close();
   }
-  progress.counters.zipBytes = digest.bytes;
-  progress.flush();
-
-  const zipLog = {
-    totalNonExportableItems: String(manifest.nonExportable.length),
-    totalMessages: String(totals.itemsExported),
-    sha384Hash: digest.hex(),
-    totalBytes: String(digest.bytes),
-    totalFolders: String(cut.placements.length),
-    startTime: epochSeconds(options.startTime),
-  };
-  return { zipLog, zipBytes: digest.bytes, totals };
 }
 
 /**
