@@ -1,7 +1,9 @@
-import { closeSync, mkdtempSync, openSync, read, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, read, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+
+import { ExportError, messageOf } from '../core/errors.js';
 
 /**
  * Records kept on disk as JSON lines while an export runs, and read back in order at its end:
@@ -27,12 +29,17 @@ export class RecordSpool<T> {
   #count = 0;
   #closed = false;
 
+  /** A read on the thread pool: the descriptor is closed only once it settled. */
+  #reading: Promise<unknown> | undefined;
+
   constructor() {
     const dir = mkdtempSync(join(tmpdir(), 'mailbox-export-'));
     const path = join(dir, 'records.jsonl');
-    this.#fd = openSync(path, 'w+', 0o600);
-    unlinkSync(path);
-    rmdirSync(dir);
+    try {
+      this.#fd = openSync(path, 'w+', 0o600);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   get length(): number {
@@ -58,7 +65,10 @@ export class RecordSpool<T> {
     for (;;) {
       // A closed descriptor's number may already name another file.
       if (this.#closed) throw new Error('the record spool was closed while it was read');
-      const { bytesRead } = await readAt(this.#fd, buffer, 0, READ_BYTES, position);
+      this.#reading = readAt(this.#fd, buffer, 0, READ_BYTES, position);
+      const { bytesRead } = (await this.#reading) as { bytesRead: number };
+      this.#reading = undefined;
+      if (this.#closed) throw new Error('the record spool was closed while it was read');
       if (bytesRead === 0) break;
       position += bytesRead;
 
@@ -74,7 +84,9 @@ export class RecordSpool<T> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    closeSync(this.#fd);
+    const fd = this.#fd;
+    if (this.#reading === undefined) closeSync(fd);
+    else void this.#reading.catch(() => undefined).then(() => closeSync(fd));
   }
 
   #flush(): void {
@@ -83,8 +95,13 @@ export class RecordSpool<T> {
     this.#pending = [];
     this.#pendingBytes = 0;
     let written = 0;
-    while (written < data.length) {
-      written += writeSync(this.#fd, data, written, data.length - written, null);
+    try {
+      while (written < data.length) {
+        written += writeSync(this.#fd, data, written, data.length - written, null);
+      }
+    } catch (error) {
+      const message = `could not keep the manifest's records under ${tmpdir()}: ${messageOf(error)}`;
+      throw new ExportError('Internal', message, { cause: error });
     }
   }
 }

@@ -287,6 +287,8 @@ export class ZipWriter {
       if (this.#failure !== undefined) throw this.#failure;
       if (index >= entry.blocks.length) break;
 
+      // The block may wait in a batch not sent yet: send it rather than wait for the timer.
+      if (entry.small) this.#batches?.flush();
       const block = await entry.blocks[index]!;
       entry.blocks[index] = undefined;
       if (entry.small) this.#smallAhead--;

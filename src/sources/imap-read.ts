@@ -105,26 +105,31 @@ async function* readSteps(
   };
 
   let ahead: Promise<Batch> | undefined;
-  for (const [index, step] of steps.entries()) {
-    signal.throwIfAborted();
-    if (step.kind === 'stream') {
-      yield* streamOne(session, step.item, limits);
-      continue;
-    }
+  try {
+    for (const [index, step] of steps.entries()) {
+      signal.throwIfAborted();
+      if (step.kind === 'stream') {
+        yield* streamOne(session, step.item, limits);
+        continue;
+      }
 
-    const { bodies, complete } = await (ahead ?? fetchStep(index)!);
-    ahead = complete ? fetchStep(index + 1) : undefined;
-    for (const item of step.items) {
-      const body = bodies.get(uidOf(item) as number);
-      if (body) {
-        bodies.delete(uidOf(item) as number);
-        yield { item, body };
-      } else if (complete) {
-        yield { item, error: vanished(session, item) };
-      } else {
-        yield* streamOne(session, item, limits);
+      const { bodies, complete } = await (ahead ?? fetchStep(index)!);
+      ahead = complete ? fetchStep(index + 1) : undefined;
+      for (const item of step.items) {
+        const body = bodies.get(uidOf(item) as number);
+        if (body) {
+          bodies.delete(uidOf(item) as number);
+          yield { item, body };
+        } else if (complete) {
+          yield { item, error: vanished(session, item) };
+        } else {
+          yield* streamOne(session, item, limits);
+        }
       }
     }
+  } finally {
+    // A consumer that stops early must not give the connection back with a fetch still on it.
+    await ahead?.catch(() => undefined);
   }
 }
 

@@ -48,6 +48,15 @@ describe('RecordSpool', () => {
     }
   });
 
+  it('refuses to go on reading once closed, and closes its file only after the read', async () => {
+    const spool = new RecordSpool<string>();
+    for (let n = 0; n < 5000; n++) spool.push('x'.repeat(500));
+    const lines = spool.lines();
+    const first = lines.next();
+    spool.close();
+    await assert.rejects(first, /closed while it was read/);
+  });
+
   it('leaves no file behind, open or closed, and drops what a late writer pushes', async () => {
     const before = spoolFolders();
     const spool = new RecordSpool<string>();
