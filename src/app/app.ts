@@ -5,6 +5,7 @@ import { join } from 'node:path';
 
 import type { MailboxHooks } from '../api/context.js';
 import type { Config } from '../config/config.js';
+import type { Compression } from '../core/export.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import type { MailboxBinding } from '../core/model.js';
 import { runExport } from '../export/pipeline.js';
@@ -56,6 +57,8 @@ export interface OpenAppOptions {
   readonly nodeSuffix?: string;
   /** Least time between two progress events of one job (default 250 ms). */
   readonly progressEventMs?: number;
+  /** Compression of this process's exports, instead of `jobs.compression`. */
+  readonly compression?: Compression;
 }
 
 export async function openApp(config: Config, options: OpenAppOptions = {}): Promise<App> {
@@ -80,7 +83,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
     nodeId: (await nodeId(config.dataDir)) + (options.nodeSuffix ?? ''),
     leaseSeconds: config.jobs.leaseSeconds,
     badItemLimit: config.jobs.badItemLimit,
-    compression: config.jobs.compression,
+    compression: options.compression ?? config.jobs.compression,
     logger,
     ...(options.onJobEvent ? { onEvent: options.onJobEvent } : {}),
     ...(options.progressEventMs !== undefined && { progressEventMs: options.progressEventMs }),

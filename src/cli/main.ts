@@ -92,6 +92,12 @@ function program(): Command {
     .option('--key <arn>', 'KMS key ARN (default: the only embedded key)')
     .option('--role <arn>', 'IAM role ARN the job acts with')
     .option('--description <text>', 'description of the job')
+    .addOption(
+      new Option(
+        '--compression <setting>',
+        'default (deflate 6), fast (deflate 1) or store',
+      ).choices(['default', 'fast', 'store']),
+    )
     .option('--json', 'progress and result as JSON lines on stdout')
     .option('-q, --quiet', 'no progress display')
     .action(async (options, command: Command) => {

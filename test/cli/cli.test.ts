@@ -91,6 +91,8 @@ describe('the command line', () => {
       'ann@acme.awsapps.com',
       '--bucket',
       'exports',
+      '--compression',
+      'store',
       '--json',
     ]);
     assert.equal(exported.code, 0, exported.stderr);
@@ -108,6 +110,9 @@ describe('the command line', () => {
 
     const verified = await cli(['verify', zip]);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    const listing = await run('unzip', ['-v', zip]);
+    assert.doesNotMatch(listing.stdout, /Defl/, 'every entry stored, as --compression asked');
+    assert.match(listing.stdout, / Stored /);
     assert.equal((await cli(['verify', '-d', data, s3Path])).code, 0);
 
     const bytes = await readFile(zip);

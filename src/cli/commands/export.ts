@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { App } from '../../app/app.js';
 import { ExportError, EXPORT_ERRORS, type ExportErrorCode } from '../../core/errors.js';
+import type { Compression } from '../../core/export.js';
 import type { ExportJob } from '../../core/model.js';
 import type { JobEvent } from '../../jobs/events.js';
 import { callOperation, findOrganization, findUser, withApp } from '../app-context.js';
@@ -20,6 +21,7 @@ export interface ExportCommandOptions extends GlobalOptions {
   description?: string;
   json?: boolean;
   quiet?: boolean;
+  compression?: Compression;
 }
 
 /** What an in-process export ended with: the job as stored, and why it failed if it did. */
@@ -136,7 +138,11 @@ export async function runExportCommand(options: ExportCommandOptions): Promise<v
       await printOutcome(app, ended.job, options.json ?? false);
       return ended;
     },
-    { onJobEvent: watch.listener, nodeSuffix: '-cli' },
+    {
+      onJobEvent: watch.listener,
+      nodeSuffix: '-cli',
+      ...(options.compression !== undefined && { compression: options.compression }),
+    },
   );
 
   const error = outcomeError(outcome);
