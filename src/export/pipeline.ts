@@ -19,20 +19,52 @@ import { ZipWriter } from './zip-writer.js';
  * piped, never buffered).
  */
 
+/**
+ * Folders whose items are listed at once. A mail server answers each listing in a round trip
+ * or more (a SELECT, then a FETCH of every UID, flag, size and date); one after the other,
+ * the listings of a mailbox of 200 folders took a quarter of an export over IMAP.
+ */
+const LISTING_CONCURRENCY = 4;
+
 async function takeCut(source: MailboxSource, jobId: string, signal: AbortSignal): Promise<Cut> {
-  let folder: SourceFolder | undefined;
-  try {
-    const folders = await source.listFolders(signal);
-    const items = new Map<SourceFolder, readonly SourceItem[]>();
-    for (folder of folders) items.set(folder, await source.listItems(folder, signal));
-    return { placements: planFolders(folders), items };
-  } catch (error) {
-    if (signal.aborted) throw signal.reason;
+  const failure = (error: unknown, folder?: SourceFolder): unknown => {
+    if (signal.aborted) return signal.reason;
     const where = folder ? `the items of folder ${folder.path.join('/')}` : 'the folders';
-    throw new ExportError('SourceUnavailable', `job ${jobId}: could not list ${where}`, {
+    return new ExportError('SourceUnavailable', `job ${jobId}: could not list ${where}`, {
       cause: error,
     });
+  };
+
+  let folders: SourceFolder[];
+  try {
+    folders = await source.listFolders(signal);
+  } catch (error) {
+    throw failure(error);
   }
+
+  // The map is filled in the folders' order whatever order the listings end in.
+  const lists: (readonly SourceItem[])[] = [];
+  let next = 0;
+  let failed = false;
+  const lister = async (): Promise<void> => {
+    while (next < folders.length && !failed) {
+      const index = next++;
+      const folder = folders[index]!;
+      try {
+        lists[index] = await source.listItems(folder, signal);
+      } catch (error) {
+        failed = true;
+        throw failure(error, folder);
+      }
+    }
+  };
+  const listers = Array.from({ length: Math.min(LISTING_CONCURRENCY, folders.length) }, lister);
+  const settled = await Promise.allSettled(listers);
+  const rejected = settled.find((outcome) => outcome.status === 'rejected');
+  if (rejected) throw rejected.reason;
+
+  const items = new Map(folders.map((folder, index) => [folder, lists[index]!] as const));
+  return { placements: planFolders(folders), items };
 }
 
 function openSpool(jobId: string): RecordSpool<ManifestItem> {
@@ -148,6 +180,10 @@ async function writeZip(
   });
   zip.output.on('error', (error) => digest.destroy(error));
   zip.output.pipe(digest);
+  // The store reads the zip once its put has set up (a bucket check, a file, an upload): a
+  // failure before that reaches it through the destroyed stream, and must not be an 'error'
+  // event without a listener, which would end the process.
+  digest.on('error', () => undefined);
 
   const upload = options.objectStore.put({
     bucket: options.bucket,

@@ -126,6 +126,32 @@ describe('failures and cancellation', () => {
     assert.deepEqual(await filesUnder(dir), []);
   });
 
+  it('is cancelled cleanly while the store has not yet begun to read the zip', async () => {
+    // A store that sets up slowly (a bucket check, a temporary file, a multipart upload) takes
+    // the zip stream late: a cancel before that must fail the job, not crash the process with
+    // an 'error' event nobody listens to yet.
+    const dir = fresh();
+    const slowStore = new (class extends FileObjectStore {
+      override async put(request: PutObjectRequest) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return super.put(request);
+      }
+    })(dir);
+    const controller = new AbortController();
+    const hooks = { beforeRead: (index: number) => index === 3 && controller.abort() };
+    const started = exportFixture(dir, folders('open'), {
+      signal: controller.signal,
+      hooks,
+      store: slowStore,
+    });
+    await assert.rejects(started, (error: unknown) => {
+      assert.ok(error instanceof ExportError);
+      assert.equal(error.code, 'Cancelled');
+      return true;
+    });
+    assert.deepEqual(await filesUnder(dir), []);
+  });
+
   it('rejects at once when cancelled before it starts', async () => {
     const dir = fresh();
     const controller = new AbortController();
