@@ -100,7 +100,9 @@ async function writeFolder(
       if (signal.aborted) throw signal.reason;
       const sequence = sequences.get(content.item.id)?.shift();
       if (sequence === undefined) {
-        const message = `job ${options.jobId}: folder ${folderName(placement)} returned item ${content.item.id}, which was not asked for`;
+        const message =
+          `job ${options.jobId}: folder ${folderName(placement)} returned item ` +
+          `${content.item.id}, which was not asked for`;
         throw new ExportError('SourceUnavailable', message);
       }
       const item = exportable[sequence - 1] as SourceItem;

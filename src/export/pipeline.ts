@@ -230,7 +230,8 @@ async function writeZip(
 
     const stored = await Promise.race([upload, stopped]);
     if (stored.bytes !== digest.bytes) {
-      const message = `job ${options.jobId}: the store took ${stored.bytes} of ${digest.bytes} bytes`;
+      const taken = `${stored.bytes} of ${digest.bytes} bytes`;
+      const message = `job ${options.jobId}: the store took ${taken}`;
       throw new ExportError('WriteFailed', message);
     }
     progress.counters.zipBytes = digest.bytes;

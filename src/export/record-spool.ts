@@ -100,7 +100,8 @@ export class RecordSpool<T> {
         written += writeSync(this.#fd, data, written, data.length - written, null);
       }
     } catch (error) {
-      const message = `could not keep the manifest's records under ${tmpdir()}: ${messageOf(error)}`;
+      const where = `the manifest's records under ${tmpdir()}`;
+      const message = `could not keep ${where}: ${messageOf(error)}`;
       throw new ExportError('Internal', message, { cause: error });
     }
   }

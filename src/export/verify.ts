@@ -187,7 +187,9 @@ export async function verifyExport(zipPath: string, log: ExportLog): Promise<Ver
         const actual = await hashEntry(zip, entry);
         checked++;
         if (actual.size !== expected.size || actual.sha256 !== expected.sha256) {
-          const message = `holds ${actual.size} bytes with SHA-256 ${actual.sha256}, the manifest says ${expected.size} bytes with ${expected.sha256}`;
+          const message =
+            `holds ${actual.size} bytes with SHA-256 ${actual.sha256}, ` +
+            `the manifest says ${expected.size} bytes with ${expected.sha256}`;
           problems.push({ entry: name, message });
         }
       } catch (error) {

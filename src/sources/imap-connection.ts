@@ -267,7 +267,8 @@ export class ImapConnector {
       case 'ERR_SSL_WRONG_VERSION_NUMBER':
         return this.#fault(
           `the TLS handshake with ${at} failed`,
-          'whether the port speaks TLS from its first byte (secure: true, usually 993) or plain IMAP with STARTTLS (secure: false, usually 143)',
+          'whether the port speaks TLS from its first byte (secure: true, usually 993) ' +
+            'or plain IMAP with STARTTLS (secure: false, usually 143)',
           false,
           error,
         );
