@@ -12,7 +12,6 @@ import type { Dovecot } from '../helpers/dovecot.js';
 import type { Radicale } from '../helpers/radicale.js';
 import { corpusRoot } from '../helpers/paths.js';
 import {
-  imapClient,
   imapView,
   type LoadedMessage,
   mailboxPlan,
@@ -21,7 +20,7 @@ import {
 } from '../sources/imap-corpus.js';
 import {
   ADMIN,
-  fetchAll,
+  fetchStored,
   type FetchedMessage,
   loadedDovecot,
   loadedRadicale,
@@ -74,13 +73,7 @@ describe('export job over IMAP and CalDAV', () => {
     ({ dovecot, loaded } = await loadedDovecot(plan()));
     ({ radicale, stored: calendars } = await loadedRadicale());
 
-    const client = imapClient(dovecot, USER.name, ADMIN.name, ADMIN.password);
-    await client.connect();
-    try {
-      fetched = await fetchAll(client);
-    } finally {
-      await client.logout();
-    }
+    fetched = await fetchStored(dovecot);
 
     remote = await openRemoteApp(root, USER.name, {
       imap: {

@@ -9,10 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import type { ExportJob } from '../../src/core/model.js';
 import { type Dovecot, freePort } from '../helpers/dovecot.js';
 import { corpusRoot } from '../helpers/paths.js';
-import { imapClient, sha256 } from '../sources/imap-corpus.js';
+import { sha256 } from '../sources/imap-corpus.js';
 import {
   ADMIN,
-  fetchAll,
+  fetchStored,
   type FetchedMessage,
   loadedDovecot,
   USER,
@@ -76,13 +76,7 @@ describe('export jobs when the mail server fails', () => {
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'mbx-e2e-faults-'));
     ({ dovecot } = await loadedDovecot(plan()));
-    const client = imapClient(dovecot, USER.name, ADMIN.name, ADMIN.password);
-    await client.connect();
-    try {
-      fetched = await fetchAll(client);
-    } finally {
-      await client.logout();
-    }
+    fetched = await fetchStored(dovecot);
     remote = await openRemoteApp(join(root, 'main'), USER.name, { imap: imapSettings(dovecot) });
   });
 

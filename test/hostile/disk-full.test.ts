@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { ExportError } from '../../src/core/errors.js';
 import { MailboxWriter } from '../../src/store/index.js';
 import { openEmbeddedStore, runEmbedded } from './fixtures/embedded.js';
+import { filesUnder } from '../helpers/files.js';
 
 /**
  * The embedded object store on a full file system: a tmpfs of 2 MiB, mounted for the test
@@ -41,15 +42,6 @@ after(async () => {
   if (mounted) await run('umount', [mountPoint]);
   await rm(root, { recursive: true, force: true });
 });
-
-/** Every file under `dir`, as paths relative to it. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath ?? entry.path, entry.name).slice(dir.length + 1))
-    .sort();
-}
 
 describe('a full disk under the embedded object store', () => {
   it('fails the export saying the disk is full, and leaves nothing behind', async (t) => {

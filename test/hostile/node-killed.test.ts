@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +18,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 import { repoRoot } from '../helpers/paths.js';
+import { filesUnder } from '../helpers/files.js';
 
 /**
  * The real `serve` process on the embedded defaults, killed with SIGKILL while an export is
@@ -194,15 +195,6 @@ async function until<T>(find: () => Promise<T[]>, timeoutMs: number): Promise<T[
     assert.ok(Date.now() < deadline, `nothing found within ${timeoutMs} ms`);
     await delay(50);
   }
-}
-
-/** Every file under `dir`, as paths relative to it. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath ?? entry.path, entry.name).slice(dir.length + 1))
-    .sort();
 }
 
 const isTemp = (path: string): boolean => basename(path).startsWith(TEMP_PREFIX);
