@@ -21,6 +21,7 @@ import {
 import {
   ADMIN,
   fetchStored,
+  imapSettings,
   type FetchedMessage,
   loadedDovecot,
   loadedRadicale,
@@ -76,15 +77,7 @@ describe('export job over IMAP and CalDAV', () => {
     fetched = await fetchStored(dovecot);
 
     remote = await openRemoteApp(root, USER.name, {
-      imap: {
-        host: dovecot.host,
-        port: dovecot.port,
-        tls: 'none',
-        login: 'master',
-        admin: ADMIN.name,
-        password: ADMIN.password,
-        maxConnections: 2,
-      },
+      imap: imapSettings(dovecot, { maxConnections: 2 }),
       caldav: { url: radicale.url, admin: ADMIN.name, password: ADMIN.password },
     });
     job = await exportMailbox(remote, 'remote/');

@@ -11,8 +11,8 @@ import { type Dovecot, freePort } from '../helpers/dovecot.js';
 import { corpusRoot } from '../helpers/paths.js';
 import { sha256 } from '../sources/imap-corpus.js';
 import {
-  ADMIN,
   fetchStored,
+  imapSettings,
   type FetchedMessage,
   loadedDovecot,
   USER,
@@ -51,16 +51,6 @@ function plan(): Map<readonly string[], string[]> {
   }
   return tree;
 }
-
-const imapSettings = (dovecot: { host: string; port: number }, extra: object = {}) => ({
-  host: dovecot.host,
-  port: dovecot.port,
-  tls: 'none',
-  login: 'master',
-  admin: ADMIN.name,
-  password: ADMIN.password,
-  ...extra,
-});
 
 /** Shows the ErrorInfo in the test report, for a reader to judge its wording. */
 function diagnostic(text: string | undefined): void {
