@@ -74,6 +74,13 @@ export interface MailboxSource {
     items: readonly SourceItem[],
     signal: AbortSignal,
   ): AsyncIterable<ItemContent>;
+  /**
+   * Where a listed item's bytes lie whole in a local file, for a reader that reads them on a
+   * thread of its own; undefined when the source does not know or has no such file (a remote
+   * store). A reader that finds the file gone or unreadable reads the item through `readItems`
+   * instead, which tells a renamed item from a deleted one.
+   */
+  localFile?(folder: SourceFolder, item: SourceItem): string | undefined;
   close(): Promise<void>;
 }
 

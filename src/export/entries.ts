@@ -7,11 +7,18 @@ import {
   type SourceFolder,
   type SourceItem,
 } from '../core/source.js';
-import { writeEvent, writeMessage, type ItemTarget } from './item-writer.js';
+import {
+  writeEvent,
+  writeMessage,
+  writeWholeMessage,
+  type ItemOutcome,
+  type ItemTarget,
+} from './item-writer.js';
 import { MANIFEST_NAME, itemFileName, orderItems, type FolderPlacement } from './layout.js';
 import { manifestJson, type ManifestDraft, type PartialEntry } from './manifest.js';
 import type { ProgressReporter } from './progress.js';
-import type { ZipWriter } from './zip-writer.js';
+import type { InOrder } from './in-order.js';
+import { WHOLE_ENTRY_BYTES, type ZipWriter } from './zip-writer.js';
 
 /** The job's consistent cut: every folder and item as listed once, at the start. */
 export interface Cut {
@@ -21,6 +28,8 @@ export interface Cut {
 
 export interface EntryContext {
   readonly options: ExportOptions;
+  /** Where items' outcomes are taken, in the items' order. */
+  readonly outcomes: InOrder;
   readonly cut: Cut;
   readonly zip: ZipWriter;
   readonly manifest: ManifestDraft;
@@ -50,9 +59,12 @@ export async function writeEntries(context: EntryContext): Promise<EntryTotals> 
       ...(folder.specialUse !== undefined ? { specialUse: folder.specialUse } : {}),
     });
     await writeFolder(context, placement, totals);
-    context.progress.counters.foldersDone++;
-    context.progress.tick();
+    context.outcomes.add(Promise.resolve(), () => {
+      context.progress.counters.foldersDone++;
+      context.progress.tick();
+    });
   }
+  await context.outcomes.drain();
   return totals;
 }
 
@@ -86,60 +98,140 @@ async function writeFolder(
   }
   if (exportable.length === 0) return;
 
-  // Ids are looked up rather than trusted to come back in order; a list per id keeps items
-  // apart even if a store repeats an id.
-  const sequences = new Map<string, number[]>();
-  exportable.forEach((item, index) => {
-    const list = sequences.get(item.id) ?? [];
-    list.push(index + 1);
-    sequences.set(item.id, list);
-  });
-
+  // Small messages whose whole file the source names are read on the entry threads; the runs
+  // of other items between them are read through the source, in the same order.
+  const run: number[] = [];
   try {
-    for await (const content of options.source.readItems(placement.folder, exportable, signal)) {
-      if (signal.aborted) throw signal.reason;
-      const sequence = sequences.get(content.item.id)?.shift();
-      if (sequence === undefined) {
-        const message =
-          `job ${options.jobId}: folder ${folderName(placement)} returned item ` +
-          `${content.item.id}, which was not asked for`;
-        throw new ExportError('SourceUnavailable', message);
+    for (let sequence = 1; sequence <= exportable.length; sequence++) {
+      const item = exportable[sequence - 1]!;
+      const path = localFileOf(context, placement, item);
+      if (path === undefined) {
+        run.push(sequence);
+        continue;
       }
-      const item = exportable[sequence - 1] as SourceItem;
+      if (run.length > 0) await readRun(context, totals, placement, exportable, run.splice(0));
 
-      if ('error' in content) {
-        recordProblem(context, totals, placement, item, content.error);
-      } else {
-        await writeItem(context, totals, placement, item, sequence, content.body);
-      }
+      if (signal.aborted) throw signal.reason;
+      context.outcomes.check();
+      const file = { path, size: item.size ?? 0 };
+      const reread = () => rereadItem(context, placement, item);
+      const { outcome } = await writeWholeMessage(
+        targetOf(context, placement, item, sequence),
+        file,
+        reread,
+      );
+      takeOutcome(context, totals, placement, item, outcome);
       context.progress.counters.itemsDone++;
       context.progress.tick();
     }
+    if (run.length > 0) await readRun(context, totals, placement, exportable, run);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
-    if (error instanceof ExportError) throw error;
+    if (error instanceof ExportError || context.outcomes.caused(error)) throw error;
     const message = `job ${options.jobId}: could not read folder ${folderName(placement)}`;
     throw new ExportError('SourceUnavailable', message, { cause: error });
+  }
+}
+
+function localFileOf(
+  context: EntryContext,
+  placement: FolderPlacement,
+  item: SourceItem,
+): string | undefined {
+  if (item.kind !== 'message' || item.size === undefined || item.size > WHOLE_ENTRY_BYTES) {
+    return undefined;
+  }
+  return context.options.source.localFile?.(placement.folder, item);
+}
+
+/** An item read again through its source, when its file could not be read where listed. */
+async function rereadItem(
+  context: EntryContext,
+  placement: FolderPlacement,
+  item: SourceItem,
+): Promise<Buffer | Error> {
+  const { source } = context.options;
+  try {
+    for await (const content of source.readItems(placement.folder, [item], context.signal)) {
+      if ('error' in content) return content.error;
+      if (Buffer.isBuffer(content.body)) return content.body;
+      const chunks: Buffer[] = [];
+      for await (const chunk of content.body) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    }
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+  return new Error(`the source did not return item ${item.id}`);
+}
+
+/**
+ * Reads the items of `run` (their sequences in `exportable`) through the source. Ids are
+ * looked up rather than trusted to come back in order; a list per id keeps items apart even if
+ * a store repeats an id.
+ */
+async function readRun(
+  context: EntryContext,
+  totals: EntryTotals,
+  placement: FolderPlacement,
+  exportable: readonly SourceItem[],
+  run: readonly number[],
+): Promise<void> {
+  const { options, signal } = context;
+  const sequences = new Map<string, number[]>();
+  for (const sequence of run) {
+    const { id } = exportable[sequence - 1]!;
+    const list = sequences.get(id) ?? [];
+    list.push(sequence);
+    sequences.set(id, list);
+  }
+
+  const items = run.map((sequence) => exportable[sequence - 1]!);
+  for await (const content of options.source.readItems(placement.folder, items, signal)) {
+    if (signal.aborted) throw signal.reason;
+    const sequence = sequences.get(content.item.id)?.shift();
+    if (sequence === undefined) {
+      const message =
+        `job ${options.jobId}: folder ${folderName(placement)} returned item ` +
+        `${content.item.id}, which was not asked for`;
+      throw new ExportError('SourceUnavailable', message);
+    }
+    const item = exportable[sequence - 1]!;
+
+    context.outcomes.check();
+    if ('error' in content) {
+      const { error } = content;
+      context.outcomes.add(Promise.resolve(), () =>
+        recordProblem(context, totals, placement, item, error),
+      );
+    } else {
+      const target = targetOf(context, placement, item, sequence);
+      const write = item.kind === 'event' ? writeEvent : writeMessage;
+      const { outcome } = await write(target, content.body);
+      takeOutcome(context, totals, placement, item, outcome);
+    }
+    context.progress.counters.itemsDone++;
+    context.progress.tick();
   }
 
   for (const [id, left] of sequences) {
     for (const sequence of left) {
-      const item = exportable[sequence - 1] as SourceItem;
+      const item = exportable[sequence - 1]!;
       const error = new Error(`the source did not return item ${id}`);
-      recordProblem(context, totals, placement, item, error);
+      context.outcomes.add(Promise.resolve(), () =>
+        recordProblem(context, totals, placement, item, error),
+      );
     }
   }
 }
 
-async function writeItem(
+function targetOf(
   context: EntryContext,
-  totals: EntryTotals,
   placement: FolderPlacement,
   item: SourceItem,
   sequence: number,
-  body: Readable | Buffer,
-): Promise<void> {
-  const target: ItemTarget = {
+): ItemTarget {
+  return {
     zip: context.zip,
     folder: placement.zipPath,
     zipPath: `${placement.zipPath}/${itemFileName(sequence)}`,
@@ -150,13 +242,24 @@ async function writeItem(
       context.progress.tick();
     },
   };
-  const outcome = await (item.kind === 'event' ? writeEvent : writeMessage)(target, body);
-  if (outcome.ok) {
-    context.manifest.items.push(outcome.record);
-    totals.itemsExported++;
-  } else {
-    recordProblem(context, totals, placement, item, outcome.error, outcome.partialEntry);
-  }
+}
+
+/** The item's outcome goes into the manifest in its turn. */
+function takeOutcome(
+  context: EntryContext,
+  totals: EntryTotals,
+  placement: FolderPlacement,
+  item: SourceItem,
+  outcome: Promise<ItemOutcome>,
+): void {
+  context.outcomes.add(outcome, (known) => {
+    if (known.ok) {
+      context.manifest.items.push(known.record);
+      totals.itemsExported++;
+    } else {
+      recordProblem(context, totals, placement, item, known.error, known.partialEntry);
+    }
+  });
 }
 
 /**

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { LIMITS } from '../core/limits.js';
 import type { SourceItem } from '../core/source.js';
@@ -13,7 +12,8 @@ import {
 import { observeBody, type ReadOutcome } from './digest.js';
 import { calendarTimeText, type ManifestItem, type PartialEntry } from './manifest.js';
 import { HeaderCapture, parseHeaderFields } from './message-header.js';
-import type { ZipWriter } from './zip-writer.js';
+import { EntryReadError, type EntryFacts, type EntryInput } from './entry-workers.js';
+import { WHOLE_ENTRY_BYTES, type ZipWriter } from './zip-writer.js';
 
 /** Everything one item's writer needs; `onBytes` counts source bytes for progress. */
 export interface ItemTarget {
@@ -28,6 +28,19 @@ export interface ItemTarget {
 export type ItemOutcome =
   | { readonly ok: true; readonly record: ManifestItem }
   | { readonly ok: false; readonly error: Error; readonly partialEntry?: PartialEntry };
+
+/**
+ * An item handed to the zip. Its `outcome` is known at once for an item that was streamed, and
+ * later for a small one given whole, whose hash and header fields the entry threads work out
+ * while the next items are read.
+ */
+export interface Handed {
+  readonly outcome: Promise<ItemOutcome>;
+}
+
+function handed(outcome: ItemOutcome): Handed {
+  return { outcome: Promise.resolve(outcome) };
+}
 
 /** Destroys the streams when the job stops, so that no read waits for data that never comes. */
 function releaseOnAbort(signal: AbortSignal, streams: readonly Readable[]): () => void {
@@ -54,11 +67,15 @@ function baseRecord(target: ItemTarget, read: ReadOutcome): ManifestItem {
 }
 
 /** A message goes into the zip byte for byte; its header block is read on the way. */
-export async function writeMessage(
-  target: ItemTarget,
-  body: Readable | Buffer,
-): Promise<ItemOutcome> {
-  if (Buffer.isBuffer(body)) return writeWholeMessage(target, body);
+export async function writeMessage(target: ItemTarget, body: Readable | Buffer): Promise<Handed> {
+  if (Buffer.isBuffer(body) && body.length <= WHOLE_ENTRY_BYTES) {
+    return writeWholeMessage(target, body, () => Promise.resolve(body));
+  }
+  return handed(await streamMessage(target, body));
+}
+
+async function streamMessage(target: ItemTarget, body: Readable | Buffer): Promise<ItemOutcome> {
+  if (Buffer.isBuffer(body)) body = Readable.from([body], { objectMode: false });
 
   const capture = new HeaderCapture();
   const { stream, outcome } = observeBody(body, (chunk) => {
@@ -81,16 +98,43 @@ export async function writeMessage(
   }
 }
 
-/** A message the source gave whole: the same entry and record, without a stream. */
-async function writeWholeMessage(target: ItemTarget, data: Buffer): Promise<ItemOutcome> {
-  const capture = new HeaderCapture();
-  capture.observe(data);
-  target.onBytes(data.length);
-  await target.zip.addFile(target.zipPath, data);
+/** What the entry threads work out for a message besides its entry. */
+const MESSAGE_WORK = { sha256: true, header: true } as const;
 
-  const read = { bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
-  const header = parseHeaderFields(capture.block());
-  return { ok: true, record: { ...baseRecord(target, read), header } };
+/**
+ * A small message the source gave whole, or whose whole file it named: the same entry and
+ * record as a streamed one, with the reading and per-byte work done on the entry threads. A
+ * file those threads cannot read is read through `reread` instead, which may tell that the
+ * message is gone.
+ */
+export async function writeWholeMessage(
+  target: ItemTarget,
+  input: EntryInput,
+  reread: () => Promise<Buffer | Error>,
+): Promise<Handed> {
+  target.onBytes(Buffer.isBuffer(input) ? input.length : input.size);
+  const { workers } = target.zip;
+  const submitted = workers.submit(input, MESSAGE_WORK);
+  const facts = submitted.catch(async (error: unknown): Promise<EntryFacts | Error> => {
+    if (!(error instanceof EntryReadError)) throw error;
+    const again = await reread();
+    return Buffer.isBuffer(again) ? workers.submit(again, MESSAGE_WORK) : again;
+  });
+  await target.zip.addWhole(
+    target.zipPath,
+    facts.then((known) => (known instanceof Error ? undefined : known)),
+  );
+
+  const outcome = facts.then((known): ItemOutcome => {
+    if (known instanceof Error) return { ok: false, error: known };
+    const { size, sha256, header } = known;
+    if (sha256 === undefined || header === undefined) {
+      throw new Error(`the entry threads left out the facts of ${target.zipPath}`);
+    }
+    return { ok: true, record: { ...baseRecord(target, { bytes: size, sha256 }), header } };
+  });
+  outcome.catch(() => undefined);
+  return { outcome };
 }
 
 function calendarRecord(fields: CalendarFields, form: BodyForm): ManifestItem['calendar'] {
@@ -124,10 +168,11 @@ async function readHead(
  * first, to read their fields; larger ones are streamed as base64 behind a header made from
  * what is known before reading.
  */
-export async function writeEvent(
-  target: ItemTarget,
-  content: Readable | Buffer,
-): Promise<ItemOutcome> {
+export async function writeEvent(target: ItemTarget, content: Readable | Buffer): Promise<Handed> {
+  return handed(await streamEvent(target, content));
+}
+
+async function streamEvent(target: ItemTarget, content: Readable | Buffer): Promise<ItemOutcome> {
   const body = Buffer.isBuffer(content) ? Readable.from([content], { objectMode: false }) : content;
   const source = observeBody(body, (chunk) => target.onBytes(chunk.length));
   const chunks = source.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;

@@ -51,14 +51,13 @@ export class HeaderCapture {
   /** The header block, or undefined when it was longer than the limit. */
   block(): Buffer | undefined {
     if (this.state === 'too-large') return undefined;
-    return Buffer.concat(this.chunks);
+    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
   }
 }
 
 /** Offset just past the blank line ending the header, or -1. Accepts CRLF and bare LF. */
 function headerEnd(bytes: Buffer, from: number): number {
-  for (let i = from; i < bytes.length; i++) {
-    if (bytes[i] !== 0x0a) continue;
+  for (let i = bytes.indexOf(0x0a, from); i !== -1; i = bytes.indexOf(0x0a, i + 1)) {
     if (bytes[i + 1] === 0x0a) return i + 2;
     if (bytes[i + 1] === 0x0d && bytes[i + 2] === 0x0a) return i + 3;
   }
@@ -90,47 +89,66 @@ function trimWsp(text: string): string {
   return text.slice(start, end);
 }
 
+/** The wanted field names as bytes, to pass over every other field without decoding it. */
+const FIELD_NAME_BYTES = [...FIELD_NAMES].map((name) => Buffer.from(name, 'latin1'));
+
 /**
- * The header lines of `block`, decoded as UTF-8 (RFC 6532), each without its line break, up to
- * the first empty line. Trailing CRs go with the break, as postal-mime reads lines, so that
- * the fields come out as that parser would give them.
+ * Whether the line from `start` begins, after SP and HTAB, with a wanted field name in any
+ * case. Only a line that does can hold a wanted field: a name is compared lowercased, and no
+ * character but an ASCII letter lowercases to the letters of these names.
  */
-function headerLines(block: Buffer): string[] {
-  const lines: string[] = [];
-  let start = 0;
-  while (start < block.length) {
-    let next = block.indexOf(0x0a, start);
-    if (next === -1) next = block.length;
-    let end = next;
-    while (end > start && (block[end - 1] === 0x0d || block[end - 1] === 0x0a)) end--;
-    if (end === start) break;
-    lines.push(utf8.decode(block.subarray(start, end)));
-    start = next + 1;
-  }
-  return lines;
+function mayBeWanted(block: Buffer, start: number, end: number): boolean {
+  while (start < end && isWsp(block[start]!)) start++;
+  return FIELD_NAME_BYTES.some((name) => {
+    if (end - start < name.length) return false;
+    for (let i = 0; i < name.length; i++) {
+      // ASCII letters differ from their capitals in bit 0x20 alone; '-' has no capital.
+      if ((block[start + i]! | 0x20) !== name[i]) return false;
+    }
+    return true;
+  });
 }
 
 /**
  * The first occurrence of each wanted field, unfolded: folding breaks are removed and the
  * folding whitespace kept (RFC 5322 §2.2.3), a stray CR or LF becomes a space, and the value
- * is trimmed of SP and HTAB only.
+ * is trimmed of SP and HTAB only. Lines end at LF, with any CRs before it; the block ends at
+ * its first empty line. Each line is decoded as UTF-8 (RFC 6532) on its own, so that the
+ * fields come out as postal-mime, which reads lines that way, would give them; only the lines
+ * of fields that may be wanted are decoded.
  */
 function firstFields(block: Buffer): Map<string, string> {
-  const groups: string[][] = [];
-  for (const line of headerLines(block)) {
-    const last = groups.at(-1);
-    if (last !== undefined && isWsp(line.charCodeAt(0))) last.push(line);
-    else groups.push([line]);
-  }
-
   const fields = new Map<string, string>();
-  for (const group of groups) {
+  const take = (group: readonly string[]): void => {
     const line = group.join('');
     const colon = line.indexOf(':');
     const name = trimWsp(colon < 0 ? line : line.slice(0, colon)).toLowerCase();
-    if (!FIELD_NAMES.has(name) || fields.has(name)) continue;
+    if (!FIELD_NAMES.has(name) || fields.has(name)) return;
     fields.set(name, colon < 0 ? '' : trimWsp(line.slice(colon + 1).replace(/[\r\n]+/g, ' ')));
+  };
+
+  let group: string[] | undefined;
+  let first = true;
+  for (let start = 0; start < block.length;) {
+    let next = block.indexOf(0x0a, start);
+    if (next === -1) next = block.length;
+    let end = next;
+    while (end > start && (block[end - 1] === 0x0d || block[end - 1] === 0x0a)) end--;
+    if (end === start) break;
+
+    // A line that begins with SP or HTAB folds into the field before it, if there is one.
+    if (!first && isWsp(block[start]!)) {
+      group?.push(utf8.decode(block.subarray(start, end)));
+    } else {
+      if (group !== undefined) take(group);
+      group = mayBeWanted(block, start, end)
+        ? [utf8.decode(block.subarray(start, end))]
+        : undefined;
+    }
+    first = false;
+    start = next + 1;
   }
+  if (group !== undefined) take(group);
   return fields;
 }
 

@@ -10,6 +10,7 @@ import type { ManifestDraft, ManifestItem } from './manifest.js';
 import { RecordSpool } from './record-spool.js';
 import { ProgressReporter } from './progress.js';
 import { writeEntries, writeManifest, type Cut, type EntryTotals } from './entries.js';
+import { InOrder } from './in-order.js';
 import { ZipWriter } from './zip-writer.js';
 
 /**
@@ -221,7 +222,7 @@ async function writeZip(
     deleted: [],
   };
   try {
-    const context = { options, cut, zip, manifest, progress, signal };
+    const context = { options, outcomes: new InOrder(), cut, zip, manifest, progress, signal };
     const entries = writeEntries(context);
     track(entries);
     const totals = await Promise.race([entries, stopped]);

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { constants as zlib, crc32, deflateRaw, type ZlibOptions } from 'node:zlib';
 
 import type { Compression } from '../core/export.js';
-import { BatchDeflater } from './batch-deflate.js';
+import { EntryWorkers, type EntryFacts } from './entry-workers.js';
 import {
   centralHeader,
   dataDescriptor,
@@ -36,15 +36,24 @@ const BLOCK_BYTES = 1024 * 1024;
 const WINDOW_BYTES = 32 * 1024;
 
 /**
- * An entry up to this size is deflated whole, in a batch with others on a thread of their own
- * (batch-deflate.ts): a trip through libuv's pool costs the main thread about 150 µs whatever
+ * An entry up to this size is deflated whole, in a batch with others on the entry threads
+ * (entry-workers.ts): a trip through libuv's pool costs the main thread about 150 µs whatever
  * the size, more than deflating a typical 3 KiB message takes; past 64 KiB a trip of its own
  * costs less than the deflate.
  */
 const SMALL_ENTRY_BYTES = 64 * 1024;
 
+/** The largest data `addWhole` takes: a small entry. */
+export const WHOLE_ENTRY_BYTES = SMALL_ENTRY_BYTES;
+
 /** Small entries read but not yet written out: a few batches, at most 12 MiB of input. */
 const SMALL_ENTRIES_AHEAD = 192;
+
+/**
+ * Once that many are ahead, reading waits until this few are: then a whole batch of the entry
+ * threads fits again, where resuming at the first free place would send batches of one.
+ */
+const SMALL_ENTRIES_RESUME = 128;
 
 /**
  * Blocks read but not yet written out. Two keep both cores busy; six leave room for uneven
@@ -68,6 +77,8 @@ interface FileEntry {
   readonly blocks: (Promise<Buffer> | undefined)[];
   /** Deflated whole with other small entries, and counted apart in what is read ahead. */
   small: boolean;
+  /** For an entry given whole: its data and CRC-32 as the entry threads work them out. */
+  readonly facts?: Promise<EntryFacts | undefined>;
   /** Settles once the data was read to its end, or failed. */
   consumed: Promise<void>;
   ended: boolean;
@@ -93,7 +104,8 @@ export class ZipWriter {
   #pendingBytes = 0;
   #blocksAhead = 0;
   #smallAhead = 0;
-  readonly #batches: BatchDeflater | undefined;
+  /** The entry threads, on which `addWhole` callers work out their entries' facts. */
+  readonly workers: EntryWorkers;
   #finished = false;
   /** Set once the end records are written: a close after that is no failure. */
   #complete = false;
@@ -103,7 +115,7 @@ export class ZipWriter {
 
   constructor(compression: Compression) {
     this.#level = DEFLATE_LEVELS[compression];
-    this.#batches = this.#level > 0 ? new BatchDeflater(this.#level) : undefined;
+    this.workers = new EntryWorkers(this.#level);
     this.output.once('close', () => {
       if (!this.#complete) this.#fail(new Error('the zip output was closed before its end'));
     });
@@ -137,10 +149,35 @@ export class ZipWriter {
     return entry.consumed;
   }
 
+  /**
+   * Adds a small file whose data and CRC-32 `facts` will give, worked out on the entry threads
+   * (`workers`) while the next entries are read; when `facts` gives undefined, the entry is
+   * left out. Resolves once the entry has room among those read ahead.
+   */
+  async addWhole(zipPath: string, facts: Promise<EntryFacts | undefined>): Promise<void> {
+    // Its failure is taken where it is written; until then it must not count as unhandled.
+    facts.catch(() => undefined);
+    await this.#room(true);
+
+    this.#smallAhead++;
+    const entry: FileEntry = {
+      name: Buffer.from(zipPath, 'utf8'),
+      method: this.#level === 0 ? METHOD_STORE : METHOD_DEFLATE,
+      blocks: [],
+      small: true,
+      facts,
+      consumed: Promise.resolve(),
+      ended: true,
+      crc32: 0,
+      size: 0,
+    };
+    this.#enqueue({ file: entry });
+  }
+
   /** Writes the central directory after the last entry; zip64 records come when needed. */
   finish(): void {
     this.#finished = true;
-    this.#batches?.flush();
+    this.workers.flush();
     this.#changed();
   }
 
@@ -163,7 +200,7 @@ export class ZipWriter {
     this.#failure = error;
     this.#changed();
     this.output.destroy(error);
-    void this.#batches?.close();
+    void this.workers.close();
   }
 
   /** Cuts `data` into blocks and starts each one's compression, as far ahead as allowed. */
@@ -174,11 +211,7 @@ export class ZipWriter {
 
     const submit = async (block: Buffer, last: boolean): Promise<void> => {
       const small = window === undefined && last && block.length <= SMALL_ENTRY_BYTES;
-      while (this.#full(small) && this.#failure === undefined) {
-        this.#batches?.flush();
-        await this.#change();
-      }
-      if (this.#failure !== undefined) throw this.#failure;
+      await this.#room(small);
       if (small) this.#smallAhead++;
       else this.#blocksAhead++;
       entry.small = small;
@@ -217,8 +250,19 @@ export class ZipWriter {
     }
   }
 
-  #full(small: boolean): boolean {
-    return small ? this.#smallAhead >= SMALL_ENTRIES_AHEAD : this.#blocksAhead >= BLOCKS_AHEAD;
+  /** Waits until one more entry (`small`) or block may be read ahead. */
+  async #room(small: boolean): Promise<void> {
+    const full = small
+      ? this.#smallAhead >= SMALL_ENTRIES_AHEAD
+      : this.#blocksAhead >= BLOCKS_AHEAD;
+    if (full) {
+      // What is queued for the entry threads goes now: nothing more joins it for a while.
+      this.workers.flush();
+      const enough = (): boolean =>
+        small ? this.#smallAhead <= SMALL_ENTRIES_RESUME : this.#blocksAhead < BLOCKS_AHEAD;
+      while (!enough() && this.#failure === undefined) await this.#change();
+    }
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   #compress(
@@ -228,8 +272,10 @@ export class ZipWriter {
     small: boolean,
   ): Promise<Buffer> {
     if (this.#level === 0) return Promise.resolve(block);
-    if (small && this.#batches !== undefined) {
-      const compressed = this.#batches.deflate(block);
+    if (small) {
+      const compressed = this.workers
+        .submit(block, { sha256: false, header: false })
+        .then((facts) => facts.data);
       compressed.catch(() => undefined);
       return compressed;
     }
@@ -264,7 +310,7 @@ export class ZipWriter {
     await this.#write(endRecords(this.#central.length, directoryOffset, directorySize));
     await this.#flush();
     this.#complete = true;
-    await this.#batches?.close();
+    await this.workers.close();
     this.output.end();
   }
 
@@ -276,6 +322,11 @@ export class ZipWriter {
   }
 
   async #writeFile(entry: FileEntry): Promise<void> {
+    if (entry.facts !== undefined) {
+      await this.#writeWhole(entry, entry.facts);
+      return;
+    }
+
     const offset = this.#offset;
     await this.#write(localHeader(entry.name, entry.method, false));
 
@@ -287,8 +338,6 @@ export class ZipWriter {
       if (this.#failure !== undefined) throw this.#failure;
       if (index >= entry.blocks.length) break;
 
-      // The block may wait in a batch not sent yet: send it rather than wait for the timer.
-      if (entry.small) this.#batches?.flush();
       const block = await entry.blocks[index]!;
       entry.blocks[index] = undefined;
       if (entry.small) this.#smallAhead--;
@@ -300,6 +349,28 @@ export class ZipWriter {
     await entry.consumed;
 
     const record = { ...entry, directory: false, compressedSize, offset };
+    await this.#write(dataDescriptor(record));
+    this.#central.push(centralHeader(record));
+  }
+
+  async #writeWhole(entry: FileEntry, pending: Promise<EntryFacts | undefined>): Promise<void> {
+    const facts = await pending;
+    this.#smallAhead--;
+    this.#changed();
+    if (facts === undefined) return;
+
+    const offset = this.#offset;
+    await this.#write(localHeader(entry.name, entry.method, false));
+    await this.#write(facts.data);
+
+    const record = {
+      ...entry,
+      crc32: facts.crc32,
+      size: facts.size,
+      directory: false,
+      compressedSize: facts.data.length,
+      offset,
+    };
     await this.#write(dataDescriptor(record));
     this.#central.push(centralHeader(record));
   }

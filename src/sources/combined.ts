@@ -44,6 +44,10 @@ export function combineSources(...sources: readonly MailboxSource[]): MailboxSou
       return ownerOf(folder).readItems(folder, items, signal);
     },
 
+    localFile(folder: SourceFolder, item: SourceItem): string | undefined {
+      return ownerOf(folder).localFile?.(folder, item);
+    },
+
     async close(): Promise<void> {
       const results = await Promise.allSettled(sources.map((s) => s.close()));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -1,0 +1,255 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+import type { HeaderFields } from './message-header.js';
+
+/**
+ * Threads that do the per-entry work of small zip entries, many entries to a message: reading
+ * the file of an entry that lies whole in one, the CRC-32, the deflate, and for a message its
+ * SHA-256 and header fields. On a
+ * mailbox of small messages that work is most of an export, one entry costs the main thread
+ * tens of µs to hand over one at a time, and a batch of dozens crosses for the price of one.
+ * The main thread is left with what must be sequential: the zip records, the manifest, the
+ * output hash and the write.
+ *
+ * A batch goes when it is full, when `flush` is called (the zip writer calls it when it may
+ * read no further ahead, and at the end), and at the latest after FLUSH_DELAY_MS, so that a
+ * slow source never leaves entries waiting. Whoever waits for an entry does not send its batch
+ * early: while entries come, waiting for a full batch costs less than sending one at a time. Each entry is deflated alone, so the bytes do not depend on how
+ * entries were batched, nor on which thread took them.
+ */
+
+/** What to work out for an entry besides its CRC-32 and, above level 0, its deflated bytes. */
+export interface EntryWork {
+  readonly sha256: boolean;
+  /** Read the header fields of a message (message-header.ts). */
+  readonly header: boolean;
+}
+
+/** An entry's data: in memory, or the whole of a local file of about `size` bytes. */
+export type EntryInput = Buffer | { readonly path: string; readonly size: number };
+
+export interface EntryFacts {
+  readonly crc32: number;
+  /** Bytes of the entry's data before deflating. */
+  readonly size: number;
+  /** The entry's data as it goes into the zip: deflated, or as it was at level 0. */
+  readonly data: Buffer;
+  readonly sha256?: string;
+  readonly header?: HeaderFields;
+}
+
+/** The file of an entry could not be read (gone, renamed, unreadable) on an entry thread. */
+export class EntryReadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EntryReadError';
+  }
+}
+
+export interface BatchEntry extends EntryWork {
+  /** Bytes of the batch's data that are this entry's; 0 when it is read from `path`. */
+  readonly length: number;
+  readonly path?: string;
+}
+
+export interface BatchRequest {
+  readonly id: number;
+  readonly level: number;
+  readonly data: Uint8Array;
+  readonly entries: readonly BatchEntry[];
+}
+
+export interface AnsweredEntry {
+  readonly length: number;
+  readonly crc32: number;
+  readonly size: number;
+  readonly sha256?: string;
+  readonly header?: HeaderFields;
+  /** Why the entry's file could not be read; the entry has no data then. */
+  readonly failed?: string;
+}
+
+export interface BatchAnswer {
+  readonly id: number;
+  /** The entries' data as they go into the zip, joined. */
+  readonly data: Uint8Array;
+  readonly entries: readonly AnsweredEntry[];
+}
+
+/** Entries and bytes per batch: a message costs tens of µs, a 3 KiB deflate about 60. */
+const BATCH_ENTRIES = 64;
+const BATCH_BYTES = 512 * 1024;
+const FLUSH_DELAY_MS = 2;
+
+/**
+ * Threads at most: on two cores, two threads keep both busy while the main thread writes; past
+ * four, the main thread's sequential share is the limit.
+ */
+const MAX_THREADS = Number(
+  process.env.MBX_THREADS ?? Math.max(1, Math.min(availableParallelism(), 4)),
+);
+
+interface Waiting {
+  readonly resolve: (facts: EntryFacts) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Thread {
+  readonly worker: Worker;
+  inFlight: number;
+}
+
+const WORKER_URL = new URL('./entry-worker.js', import.meta.url);
+
+/**
+ * A thread holds a batch at a time, off its heap: a small young generation keeps what its
+ * garbage costs in resident memory to a few MiB instead of V8's default of dozens.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 };
+
+/**
+ * `buffers` joined into memory of their own. Small Buffers share a pool, and transferring a
+ * view of the pool to another thread would take the pool away from every other Buffer in it.
+ */
+export function joinUnpooled(buffers: readonly Uint8Array[], total: number): Uint8Array {
+  const joined = new Uint8Array(total);
+  let offset = 0;
+  for (const buffer of buffers) {
+    joined.set(buffer, offset);
+    offset += buffer.length;
+  }
+  return joined;
+}
+
+export class EntryWorkers {
+  readonly #level: number;
+  readonly #threads: Thread[] = [];
+  #nextId = 0;
+  #queued: Waiting[] = [];
+  #queuedEntries: BatchEntry[] = [];
+  #queuedData: Buffer[] = [];
+  #queuedDataBytes = 0;
+  /** Bytes queued, those of files to read included, as a batch's measure. */
+  #queuedBytes = 0;
+  readonly #sent = new Map<number, { thread: Thread; waiting: Waiting[] }>();
+  #timer: NodeJS.Timeout | undefined;
+  #failure: Error | undefined;
+
+  /** `level` is the deflate level of every entry, 0 for stored entries. */
+  constructor(level: number) {
+    this.#level = level;
+  }
+
+  /**
+   * Works out the facts of the entry whose whole data is `input`. Rejects with EntryReadError
+   * when its file cannot be read.
+   */
+  submit(input: EntryInput, work: EntryWork): Promise<EntryFacts> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+
+    const facts = new Promise<EntryFacts>((resolve, reject) => {
+      this.#queued.push({ resolve, reject });
+    });
+    if (Buffer.isBuffer(input)) {
+      this.#queuedEntries.push({ ...work, length: input.length });
+      this.#queuedData.push(input);
+      this.#queuedDataBytes += input.length;
+    } else {
+      this.#queuedEntries.push({ ...work, length: 0, path: input.path });
+    }
+    this.#queuedBytes += Buffer.isBuffer(input) ? input.length : input.size;
+    if (this.#queued.length >= BATCH_ENTRIES || this.#queuedBytes >= BATCH_BYTES) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS);
+    return facts;
+  }
+
+  /** Sends what is queued now. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#queued.length === 0 || this.#failure !== undefined) return;
+
+    const waiting = this.#queued;
+    const request: BatchRequest = {
+      id: this.#nextId++,
+      level: this.#level,
+      data: joinUnpooled(this.#queuedData, this.#queuedDataBytes),
+      entries: this.#queuedEntries,
+    };
+    this.#queued = [];
+    this.#queuedEntries = [];
+    this.#queuedData = [];
+    this.#queuedDataBytes = 0;
+    this.#queuedBytes = 0;
+
+    const thread = this.#idlestThread();
+    thread.inFlight++;
+    thread.worker.ref();
+    this.#sent.set(request.id, { thread, waiting });
+    thread.worker.postMessage(request, [request.data.buffer as ArrayBuffer]);
+  }
+
+  /** Stops the threads; what is still queued or sent fails. */
+  async close(): Promise<void> {
+    this.#fail(new Error('the entry threads were closed'));
+    await Promise.all(this.#threads.map(({ worker }) => worker.terminate()));
+  }
+
+  /** A thread without work, started if none is idle and there is room; else the least busy. */
+  #idlestThread(): Thread {
+    const idle = this.#threads.find((thread) => thread.inFlight === 0);
+    if (idle !== undefined) return idle;
+    if (this.#threads.length < MAX_THREADS) return this.#startThread();
+    return this.#threads.reduce((least, thread) =>
+      thread.inFlight < least.inFlight ? thread : least,
+    );
+  }
+
+  #startThread(): Thread {
+    const worker = new Worker(WORKER_URL, { resourceLimits: WORKER_LIMITS });
+    const thread: Thread = { worker, inFlight: 0 };
+    worker.on('message', (answer: BatchAnswer) => this.#answered(answer));
+    worker.on('error', (error) => this.#fail(error));
+    worker.on('exit', (code) => this.#fail(new Error(`an entry thread exited with ${code}`)));
+    this.#threads.push(thread);
+    return thread;
+  }
+
+  #answered(answer: BatchAnswer): void {
+    const sent = this.#sent.get(answer.id);
+    this.#sent.delete(answer.id);
+    if (sent === undefined) return;
+    const { thread, waiting } = sent;
+    thread.inFlight--;
+    // An idle thread must not keep the process alive; one at work must.
+    if (thread.inFlight === 0) thread.worker.unref();
+
+    const data = Buffer.from(answer.data.buffer, answer.data.byteOffset, answer.data.byteLength);
+    let start = 0;
+    waiting.forEach(({ resolve, reject }, index) => {
+      const entry = answer.entries[index];
+      if (entry === undefined) {
+        reject(new Error('an entry thread left out an entry of its batch'));
+        return;
+      }
+      const { length, failed, ...facts } = entry;
+      if (failed !== undefined) reject(new EntryReadError(failed));
+      else resolve({ ...facts, data: data.subarray(start, start + length) });
+      start += length;
+    });
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    clearTimeout(this.#timer);
+    for (const waiting of [this.#queued, ...[...this.#sent.values()].map((sent) => sent.waiting)]) {
+      for (const { reject } of waiting) reject(error);
+    }
+    this.#queued = [];
+    this.#queuedEntries = [];
+    this.#queuedData = [];
+    this.#sent.clear();
+  }
+}
