@@ -86,9 +86,7 @@ const FLUSH_DELAY_MS = 2;
  * Threads at most: on two cores, two threads keep both busy while the main thread writes; past
  * four, the main thread's sequential share is the limit.
  */
-const MAX_THREADS = Number(
-  process.env.MBX_THREADS ?? Math.max(1, Math.min(availableParallelism(), 4)),
-);
+const MAX_THREADS = Math.max(1, Math.min(availableParallelism(), 4));
 
 interface Waiting {
   readonly resolve: (facts: EntryFacts) => void;
