@@ -10,15 +10,16 @@ import {
 import {
   writeEvent,
   writeMessage,
-  writeWholeMessage,
+  writeWholeMessages,
   type ItemOutcome,
   type ItemTarget,
+  type WholeMessage,
 } from './item-writer.js';
 import { MANIFEST_NAME, itemFileName, orderItems, type FolderPlacement } from './layout.js';
 import { manifestJson, type ManifestDraft, type PartialEntry } from './manifest.js';
 import type { ProgressReporter } from './progress.js';
 import type { InOrder } from './in-order.js';
-import { WHOLE_ENTRY_BYTES, type ZipWriter } from './zip-writer.js';
+import { WHOLE_ENTRY_BYTES, WHOLE_GROUP_ENTRIES, type ZipWriter } from './zip-writer.js';
 
 /** The job's consistent cut: every folder and item as listed once, at the start. */
 export interface Cut {
@@ -101,6 +102,7 @@ async function writeFolder(
   // Small messages whose whole file the source names are read on the entry threads; the runs
   // of other items between them are read through the source, in the same order.
   const run: number[] = [];
+  const gathering = new Gathering(context, totals, placement);
   try {
     for (let sequence = 1; sequence <= exportable.length; sequence++) {
       const item = exportable[sequence - 1]!;
@@ -109,22 +111,23 @@ async function writeFolder(
         run.push(sequence);
         continue;
       }
-      if (run.length > 0) await readRun(context, totals, placement, exportable, run.splice(0));
+      if (run.length > 0) {
+        await gathering.flush();
+        await readRun(context, gathering, exportable, run.splice(0));
+      }
 
       if (signal.aborted) throw signal.reason;
       context.outcomes.check();
-      const file = { path, size: item.size ?? 0 };
-      const reread = () => rereadItem(context, placement, item);
-      const { outcome } = await writeWholeMessage(
-        targetOf(context, placement, item, sequence),
-        file,
-        reread,
-      );
-      takeOutcome(context, totals, placement, item, outcome);
+      await gathering.add(item, {
+        target: targetOf(context, placement, item, sequence),
+        input: { path, size: item.size ?? 0 },
+        reread: () => rereadItem(context, placement, item),
+      });
       context.progress.counters.itemsDone++;
       context.progress.tick();
     }
-    if (run.length > 0) await readRun(context, totals, placement, exportable, run);
+    await gathering.flush();
+    if (run.length > 0) await readRun(context, gathering, exportable, run);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     if (error instanceof ExportError || context.outcomes.caused(error)) throw error;
@@ -172,12 +175,12 @@ async function rereadItem(
  */
 async function readRun(
   context: EntryContext,
-  totals: EntryTotals,
-  placement: FolderPlacement,
+  gathering: Gathering,
   exportable: readonly SourceItem[],
   run: readonly number[],
 ): Promise<void> {
   const { options, signal } = context;
+  const { totals, placement } = gathering;
   const sequences = new Map<string, number[]>();
   for (const sequence of run) {
     const { id } = exportable[sequence - 1]!;
@@ -199,20 +202,28 @@ async function readRun(
     const item = exportable[sequence - 1]!;
 
     context.outcomes.check();
-    if ('error' in content) {
-      const { error } = content;
-      context.outcomes.add(Promise.resolve(), () =>
-        recordProblem(context, totals, placement, item, error),
-      );
+    const target = targetOf(context, placement, item, sequence);
+    if ('body' in content && isWholeMessage(item, content.body)) {
+      const body = content.body;
+      await gathering.add(item, { target, input: body, reread: () => Promise.resolve(body) });
     } else {
-      const target = targetOf(context, placement, item, sequence);
-      const write = item.kind === 'event' ? writeEvent : writeMessage;
-      const { outcome } = await write(target, content.body);
-      takeOutcome(context, totals, placement, item, outcome);
+      // What is gathered goes first, so that entries and records keep the items' order.
+      await gathering.flush();
+      if ('error' in content) {
+        const { error } = content;
+        context.outcomes.add(Promise.resolve(), () =>
+          recordProblem(context, totals, placement, item, error),
+        );
+      } else {
+        const write = item.kind === 'event' ? writeEvent : writeMessage;
+        const { outcome } = await write(target, content.body);
+        takeOutcome(context, totals, placement, item, outcome);
+      }
     }
     context.progress.counters.itemsDone++;
     context.progress.tick();
   }
+  await gathering.flush();
 
   for (const [id, left] of sequences) {
     for (const sequence of left) {
@@ -222,6 +233,47 @@ async function readRun(
         recordProblem(context, totals, placement, item, error),
       );
     }
+  }
+}
+
+function isWholeMessage(item: SourceItem, body: Readable | Buffer): body is Buffer {
+  return item.kind === 'message' && Buffer.isBuffer(body) && body.length <= WHOLE_ENTRY_BYTES;
+}
+
+/**
+ * Small messages gathered to go to the entry threads, and then into the manifest, together:
+ * one batch of promises and records for dozens of messages rather than one each.
+ */
+class Gathering {
+  #items: SourceItem[] = [];
+  #messages: WholeMessage[] = [];
+
+  constructor(
+    readonly context: EntryContext,
+    readonly totals: EntryTotals,
+    readonly placement: FolderPlacement,
+  ) {}
+
+  async add(item: SourceItem, message: WholeMessage): Promise<void> {
+    this.#items.push(item);
+    this.#messages.push(message);
+    if (this.#messages.length >= WHOLE_GROUP_ENTRIES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#messages.length === 0) return;
+    const items = this.#items;
+    const messages = this.#messages;
+    this.#items = [];
+    this.#messages = [];
+
+    const { context, totals, placement } = this;
+    const { outcomes } = await writeWholeMessages(context.zip, messages);
+    context.outcomes.add(outcomes, (known) => {
+      known.forEach((outcome, index) => {
+        takeKnown(context, totals, placement, items[index]!, outcome);
+      });
+    });
   }
 }
 
@@ -252,14 +304,22 @@ function takeOutcome(
   item: SourceItem,
   outcome: Promise<ItemOutcome>,
 ): void {
-  context.outcomes.add(outcome, (known) => {
-    if (known.ok) {
-      context.manifest.items.push(known.record);
-      totals.itemsExported++;
-    } else {
-      recordProblem(context, totals, placement, item, known.error, known.partialEntry);
-    }
-  });
+  context.outcomes.add(outcome, (known) => takeKnown(context, totals, placement, item, known));
+}
+
+function takeKnown(
+  context: EntryContext,
+  totals: EntryTotals,
+  placement: FolderPlacement,
+  item: SourceItem,
+  outcome: ItemOutcome,
+): void {
+  if (outcome.ok) {
+    context.manifest.items.push(outcome.record);
+    totals.itemsExported++;
+  } else {
+    recordProblem(context, totals, placement, item, outcome.error, outcome.partialEntry);
+  }
 }
 
 /**

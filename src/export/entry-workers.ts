@@ -88,9 +88,29 @@ const FLUSH_DELAY_MS = 2;
  */
 const MAX_THREADS = Math.max(1, Math.min(availableParallelism(), 4));
 
+/** Entries submitted together, answered together once the last of them is. */
+class Group {
+  readonly results: (EntryFacts | EntryReadError)[];
+  #left: number;
+
+  constructor(
+    size: number,
+    readonly resolve: (results: (EntryFacts | EntryReadError)[]) => void,
+    readonly reject: (error: Error) => void,
+  ) {
+    this.results = new Array<EntryFacts | EntryReadError>(size);
+    this.#left = size;
+  }
+
+  settle(index: number, result: EntryFacts | EntryReadError): void {
+    this.results[index] = result;
+    if (--this.#left === 0) this.resolve(this.results);
+  }
+}
+
 interface Waiting {
-  readonly resolve: (facts: EntryFacts) => void;
-  readonly reject: (error: Error) => void;
+  readonly group: Group;
+  readonly index: number;
 }
 
 interface Thread {
@@ -130,6 +150,8 @@ export class EntryWorkers {
   #queuedDataBytes = 0;
   /** Bytes queued, those of files to read included, as a batch's measure. */
   #queuedBytes = 0;
+  /** Batches made and waiting for a thread to be free, oldest first. */
+  readonly #ready: { request: BatchRequest; waiting: Waiting[] }[] = [];
   readonly #sent = new Map<number, { thread: Thread; waiting: Waiting[] }>();
   #timer: NodeJS.Timeout | undefined;
   #failure: Error | undefined;
@@ -143,12 +165,34 @@ export class EntryWorkers {
    * Works out the facts of the entry whose whole data is `input`. Rejects with EntryReadError
    * when its file cannot be read.
    */
-  submit(input: EntryInput, work: EntryWork): Promise<EntryFacts> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+  async submit(input: EntryInput, work: EntryWork): Promise<EntryFacts> {
+    const [facts] = await this.submitAll([input], work);
+    if (facts instanceof EntryReadError) throw facts;
+    return facts!;
+  }
 
-    const facts = new Promise<EntryFacts>((resolve, reject) => {
-      this.#queued.push({ resolve, reject });
+  /**
+   * Works out the facts of each entry of `inputs`, in one promise: many small entries cost
+   * the main thread a promise each otherwise. An entry whose file cannot be read gets an
+   * EntryReadError in its place.
+   */
+  submitAll(
+    inputs: readonly EntryInput[],
+    work: EntryWork,
+  ): Promise<(EntryFacts | EntryReadError)[]> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (inputs.length === 0) return Promise.resolve([]);
+
+    let group: Group | undefined;
+    const results = new Promise<(EntryFacts | EntryReadError)[]>((resolve, reject) => {
+      group = new Group(inputs.length, resolve, reject);
     });
+    inputs.forEach((input, index) => this.#queue(input, work, { group: group!, index }));
+    return results;
+  }
+
+  #queue(input: EntryInput, work: EntryWork, waiting: Waiting): void {
+    this.#queued.push(waiting);
     if (Buffer.isBuffer(input)) {
       this.#queuedEntries.push({ ...work, length: input.length });
       this.#queuedData.push(input);
@@ -159,10 +203,9 @@ export class EntryWorkers {
     this.#queuedBytes += Buffer.isBuffer(input) ? input.length : input.size;
     if (this.#queued.length >= BATCH_ENTRIES || this.#queuedBytes >= BATCH_BYTES) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS);
-    return facts;
   }
 
-  /** Sends what is queued now. */
+  /** Makes a batch of what is queued now, and sends it as soon as a thread is free. */
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -180,12 +223,24 @@ export class EntryWorkers {
     this.#queuedData = [];
     this.#queuedDataBytes = 0;
     this.#queuedBytes = 0;
+    this.#ready.push({ request, waiting });
+    this.#dispatch();
+  }
 
-    const thread = this.#idlestThread();
-    thread.inFlight++;
-    thread.worker.ref();
-    this.#sent.set(request.id, { thread, waiting });
-    thread.worker.postMessage(request, [request.data.buffer as ArrayBuffer]);
+  /**
+   * Hands ready batches to free threads, one batch at a time each: a batch sent to a busy
+   * thread would wait there while another thread ran out of work.
+   */
+  #dispatch(): void {
+    while (this.#ready.length > 0) {
+      const thread = this.#freeThread();
+      if (thread === undefined) return;
+      const { request, waiting } = this.#ready.shift()!;
+      thread.inFlight++;
+      thread.worker.ref();
+      this.#sent.set(request.id, { thread, waiting });
+      thread.worker.postMessage(request, [request.data.buffer as ArrayBuffer]);
+    }
   }
 
   /** Stops the threads; what is still queued or sent fails. */
@@ -194,14 +249,11 @@ export class EntryWorkers {
     await Promise.all(this.#threads.map(({ worker }) => worker.terminate()));
   }
 
-  /** A thread without work, started if none is idle and there is room; else the least busy. */
-  #idlestThread(): Thread {
-    const idle = this.#threads.find((thread) => thread.inFlight === 0);
-    if (idle !== undefined) return idle;
-    if (this.#threads.length < MAX_THREADS) return this.#startThread();
-    return this.#threads.reduce((least, thread) =>
-      thread.inFlight < least.inFlight ? thread : least,
-    );
+  /** A thread without work, started if none is free and there is room for one more. */
+  #freeThread(): Thread | undefined {
+    const free = this.#threads.find((thread) => thread.inFlight === 0);
+    if (free !== undefined) return free;
+    return this.#threads.length < MAX_THREADS ? this.#startThread() : undefined;
   }
 
   #startThread(): Thread {
@@ -222,18 +274,19 @@ export class EntryWorkers {
     thread.inFlight--;
     // An idle thread must not keep the process alive; one at work must.
     if (thread.inFlight === 0) thread.worker.unref();
+    this.#dispatch();
 
     const data = Buffer.from(answer.data.buffer, answer.data.byteOffset, answer.data.byteLength);
     let start = 0;
-    waiting.forEach(({ resolve, reject }, index) => {
-      const entry = answer.entries[index];
+    waiting.forEach(({ group, index }, position) => {
+      const entry = answer.entries[position];
       if (entry === undefined) {
-        reject(new Error('an entry thread left out an entry of its batch'));
+        group.reject(new Error('an entry thread left out an entry of its batch'));
         return;
       }
       const { length, failed, ...facts } = entry;
-      if (failed !== undefined) reject(new EntryReadError(failed));
-      else resolve({ ...facts, data: data.subarray(start, start + length) });
+      if (failed !== undefined) group.settle(index, new EntryReadError(failed));
+      else group.settle(index, { ...facts, data: data.subarray(start, start + length) });
       start += length;
     });
   }
@@ -242,9 +295,11 @@ export class EntryWorkers {
     if (this.#failure !== undefined) return;
     this.#failure = error;
     clearTimeout(this.#timer);
-    for (const waiting of [this.#queued, ...[...this.#sent.values()].map((sent) => sent.waiting)]) {
-      for (const { reject } of waiting) reject(error);
+    const batches = [...this.#ready, ...this.#sent.values()];
+    for (const waiting of [this.#queued, ...batches.map((batch) => batch.waiting)]) {
+      for (const { group } of waiting) group.reject(error);
     }
+    this.#ready.length = 0;
     this.#queued = [];
     this.#queuedEntries = [];
     this.#queuedData = [];

@@ -69,7 +69,10 @@ function baseRecord(target: ItemTarget, read: ReadOutcome): ManifestItem {
 /** A message goes into the zip byte for byte; its header block is read on the way. */
 export async function writeMessage(target: ItemTarget, body: Readable | Buffer): Promise<Handed> {
   if (Buffer.isBuffer(body) && body.length <= WHOLE_ENTRY_BYTES) {
-    return writeWholeMessage(target, body, () => Promise.resolve(body));
+    const { outcomes } = await writeWholeMessages(target.zip, [
+      { target, input: body, reread: () => Promise.resolve(body) },
+    ]);
+    return { outcome: outcomes.then(([outcome]) => outcome!) };
   }
   return handed(await streamMessage(target, body));
 }
@@ -101,40 +104,61 @@ async function streamMessage(target: ItemTarget, body: Readable | Buffer): Promi
 /** What the entry threads work out for a message besides its entry. */
 const MESSAGE_WORK = { sha256: true, header: true } as const;
 
+/** A small message given whole, or whose whole file its source named. */
+export interface WholeMessage {
+  readonly target: ItemTarget;
+  readonly input: EntryInput;
+  /** Reads the message through its source, for a file that could not be read. */
+  readonly reread: () => Promise<Buffer | Error>;
+}
+
 /**
- * A small message the source gave whole, or whose whole file it named: the same entry and
- * record as a streamed one, with the reading and per-byte work done on the entry threads. A
- * file those threads cannot read is read through `reread` instead, which may tell that the
- * message is gone.
+ * Small messages, written with the same entries and records as streamed ones, with the
+ * reading and the per-byte work done on the entry threads, and one promise for all of them.
+ * A file those threads cannot read is read through its message's `reread` instead, which may
+ * tell that the message is gone. Resolves once the zip has room for them; `outcomes` settles
+ * once their facts are known, in the order of `messages`.
  */
-export async function writeWholeMessage(
-  target: ItemTarget,
-  input: EntryInput,
-  reread: () => Promise<Buffer | Error>,
-): Promise<Handed> {
-  target.onBytes(Buffer.isBuffer(input) ? input.length : input.size);
-  const { workers } = target.zip;
-  const submitted = workers.submit(input, MESSAGE_WORK);
-  const facts = submitted.catch(async (error: unknown): Promise<EntryFacts | Error> => {
-    if (!(error instanceof EntryReadError)) throw error;
-    const again = await reread();
-    return Buffer.isBuffer(again) ? workers.submit(again, MESSAGE_WORK) : again;
+export async function writeWholeMessages(
+  zip: ZipWriter,
+  messages: readonly WholeMessage[],
+): Promise<{ readonly outcomes: Promise<ItemOutcome[]> }> {
+  for (const { target, input } of messages) {
+    target.onBytes(Buffer.isBuffer(input) ? input.length : input.size);
+  }
+  const { workers } = zip;
+  const submitted = workers.submitAll(
+    messages.map((message) => message.input),
+    MESSAGE_WORK,
+  );
+  const known = submitted.then(async (results): Promise<(EntryFacts | Error)[]> => {
+    if (!results.some((result) => result instanceof EntryReadError)) return results;
+    return Promise.all(
+      results.map(async (result, index) => {
+        if (!(result instanceof EntryReadError)) return result;
+        const again = await messages[index]!.reread();
+        return Buffer.isBuffer(again) ? workers.submit(again, MESSAGE_WORK) : again;
+      }),
+    );
   });
-  await target.zip.addWhole(
-    target.zipPath,
-    facts.then((known) => (known instanceof Error ? undefined : known)),
+  await zip.addWholeFiles(
+    messages.map(({ target }) => target.zipPath),
+    known.then((list) => list.map((facts) => (facts instanceof Error ? undefined : facts))),
   );
 
-  const outcome = facts.then((known): ItemOutcome => {
-    if (known instanceof Error) return { ok: false, error: known };
-    const { size, sha256, header } = known;
-    if (sha256 === undefined || header === undefined) {
-      throw new Error(`the entry threads left out the facts of ${target.zipPath}`);
-    }
-    return { ok: true, record: { ...baseRecord(target, { bytes: size, sha256 }), header } };
-  });
-  outcome.catch(() => undefined);
-  return { outcome };
+  const outcomes = known.then((list) =>
+    list.map((facts, index): ItemOutcome => {
+      if (facts instanceof Error) return { ok: false, error: facts };
+      const { target } = messages[index]!;
+      const { size, sha256, header } = facts;
+      if (sha256 === undefined || header === undefined) {
+        throw new Error(`the entry threads left out the facts of ${target.zipPath}`);
+      }
+      return { ok: true, record: { ...baseRecord(target, { bytes: size, sha256 }), header } };
+    }),
+  );
+  outcomes.catch(() => undefined);
+  return { outcomes };
 }
 
 function calendarRecord(fields: CalendarFields, form: BodyForm): ManifestItem['calendar'] {

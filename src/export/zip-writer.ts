@@ -43,17 +43,23 @@ const WINDOW_BYTES = 32 * 1024;
  */
 const SMALL_ENTRY_BYTES = 64 * 1024;
 
-/** The largest data `addWhole` takes: a small entry. */
+/** The largest data of a file `addWholeFiles` takes: a small entry. */
 export const WHOLE_ENTRY_BYTES = SMALL_ENTRY_BYTES;
 
-/** Small entries read but not yet written out: a few batches, at most 12 MiB of input. */
-const SMALL_ENTRIES_AHEAD = 192;
+/** The most files `addWholeFiles` takes at once: what fits between resuming and full. */
+export const WHOLE_GROUP_ENTRIES = 64;
+
+/**
+ * Small entries read but not yet written out: four batches of the entry threads (one at work
+ * on each of two threads, one ready, one filling), at most 16 MiB of input.
+ */
+const SMALL_ENTRIES_AHEAD = 256;
 
 /**
  * Once that many are ahead, reading waits until this few are: then a whole batch of the entry
  * threads fits again, where resuming at the first free place would send batches of one.
  */
-const SMALL_ENTRIES_RESUME = 128;
+const SMALL_ENTRIES_RESUME = 192;
 
 /**
  * Blocks read but not yet written out. Two keep both cores busy; six leave room for uneven
@@ -77,8 +83,6 @@ interface FileEntry {
   readonly blocks: (Promise<Buffer> | undefined)[];
   /** Deflated whole with other small entries, and counted apart in what is read ahead. */
   small: boolean;
-  /** For an entry given whole: its data and CRC-32 as the entry threads work them out. */
-  readonly facts?: Promise<EntryFacts | undefined>;
   /** Settles once the data was read to its end, or failed. */
   consumed: Promise<void>;
   ended: boolean;
@@ -86,7 +90,14 @@ interface FileEntry {
   size: number;
 }
 
-type QueuedEntry = { readonly directory: Buffer } | { readonly file: FileEntry };
+/** Small files added together, whose facts come together. */
+interface WholeFiles {
+  readonly names: readonly Buffer[];
+  readonly facts: Promise<readonly (EntryFacts | undefined)[]>;
+}
+
+type QueuedEntry =
+  { readonly directory: Buffer } | { readonly file: FileEntry } | { readonly whole: WholeFiles };
 
 /**
  * A zip written as a stream, entries in the order they are added, with the records of
@@ -104,7 +115,7 @@ export class ZipWriter {
   #pendingBytes = 0;
   #blocksAhead = 0;
   #smallAhead = 0;
-  /** The entry threads, on which `addWhole` callers work out their entries' facts. */
+  /** The entry threads, on which `addWholeFiles` callers work out their files' facts. */
   readonly workers: EntryWorkers;
   #finished = false;
   /** Set once the end records are written: a close after that is no failure. */
@@ -150,28 +161,25 @@ export class ZipWriter {
   }
 
   /**
-   * Adds a small file whose data and CRC-32 `facts` will give, worked out on the entry threads
-   * (`workers`) while the next entries are read; when `facts` gives undefined, the entry is
-   * left out. Resolves once the entry has room among those read ahead.
+   * Adds small files, one per name of `zipPaths`, whose data and CRC-32 `facts` will give in
+   * the same order, worked out on the entry threads (`workers`) while the next entries are
+   * read; a file whose facts are undefined is left out. Resolves once the files have room
+   * among those read ahead; at most WHOLE_GROUP_ENTRIES at once.
    */
-  async addWhole(zipPath: string, facts: Promise<EntryFacts | undefined>): Promise<void> {
+  async addWholeFiles(
+    zipPaths: readonly string[],
+    facts: Promise<readonly (EntryFacts | undefined)[]>,
+  ): Promise<void> {
+    if (zipPaths.length > WHOLE_GROUP_ENTRIES) {
+      throw new RangeError(`${zipPaths.length} files at once; at most ${WHOLE_GROUP_ENTRIES}`);
+    }
     // Its failure is taken where it is written; until then it must not count as unhandled.
     facts.catch(() => undefined);
-    await this.#room(true);
+    await this.#room(true, zipPaths.length);
 
-    this.#smallAhead++;
-    const entry: FileEntry = {
-      name: Buffer.from(zipPath, 'utf8'),
-      method: this.#level === 0 ? METHOD_STORE : METHOD_DEFLATE,
-      blocks: [],
-      small: true,
-      facts,
-      consumed: Promise.resolve(),
-      ended: true,
-      crc32: 0,
-      size: 0,
-    };
-    this.#enqueue({ file: entry });
+    this.#smallAhead += zipPaths.length;
+    const names = zipPaths.map((zipPath) => Buffer.from(zipPath, 'utf8'));
+    this.#enqueue({ whole: { names, facts } });
   }
 
   /** Writes the central directory after the last entry; zip64 records come when needed. */
@@ -251,9 +259,9 @@ export class ZipWriter {
   }
 
   /** Waits until one more entry (`small`) or block may be read ahead. */
-  async #room(small: boolean): Promise<void> {
+  async #room(small: boolean, entries = 1): Promise<void> {
     const full = small
-      ? this.#smallAhead >= SMALL_ENTRIES_AHEAD
+      ? this.#smallAhead + entries > SMALL_ENTRIES_AHEAD
       : this.#blocksAhead >= BLOCKS_AHEAD;
     if (full) {
       // What is queued for the entry threads goes now: nothing more joins it for a while.
@@ -300,6 +308,7 @@ export class ZipWriter {
       }
 
       if ('directory' in next) await this.#writeDirectory(next.directory);
+      else if ('whole' in next) await this.#writeWhole(next.whole);
       else await this.#writeFile(next.file);
       this.#queue.shift();
     }
@@ -322,11 +331,6 @@ export class ZipWriter {
   }
 
   async #writeFile(entry: FileEntry): Promise<void> {
-    if (entry.facts !== undefined) {
-      await this.#writeWhole(entry, entry.facts);
-      return;
-    }
-
     const offset = this.#offset;
     await this.#write(localHeader(entry.name, entry.method, false));
 
@@ -353,26 +357,31 @@ export class ZipWriter {
     this.#central.push(centralHeader(record));
   }
 
-  async #writeWhole(entry: FileEntry, pending: Promise<EntryFacts | undefined>): Promise<void> {
-    const facts = await pending;
-    this.#smallAhead--;
+  async #writeWhole(files: WholeFiles): Promise<void> {
+    const known = await files.facts;
+    this.#smallAhead -= files.names.length;
     this.#changed();
-    if (facts === undefined) return;
 
-    const offset = this.#offset;
-    await this.#write(localHeader(entry.name, entry.method, false));
-    await this.#write(facts.data);
+    const method = this.#level === 0 ? METHOD_STORE : METHOD_DEFLATE;
+    for (const [index, name] of files.names.entries()) {
+      const facts = known[index];
+      if (facts === undefined) continue;
 
-    const record = {
-      ...entry,
-      crc32: facts.crc32,
-      size: facts.size,
-      directory: false,
-      compressedSize: facts.data.length,
-      offset,
-    };
-    await this.#write(dataDescriptor(record));
-    this.#central.push(centralHeader(record));
+      const offset = this.#offset;
+      await this.#write(localHeader(name, method, false));
+      await this.#write(facts.data);
+      const record = {
+        name,
+        method,
+        crc32: facts.crc32,
+        size: facts.size,
+        directory: false,
+        compressedSize: facts.data.length,
+        offset,
+      };
+      await this.#write(dataDescriptor(record));
+      this.#central.push(centralHeader(record));
+    }
   }
 
   /** Gathers small records into output chunks; a chunk goes out once it is full. */
