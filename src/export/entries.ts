@@ -4,6 +4,7 @@ import type { ExportOptions } from '../core/export.js';
 import {
   EXPORTABLE_KINDS,
   ItemVanishedError,
+  type ItemContent,
   type SourceFolder,
   type SourceItem,
 } from '../core/source.js';
@@ -106,8 +107,8 @@ async function writeFolder(
   try {
     for (let sequence = 1; sequence <= exportable.length; sequence++) {
       const item = exportable[sequence - 1]!;
-      const path = localFileOf(context, placement, item);
-      if (path === undefined) {
+      const file = localFileOf(context, placement, item);
+      if (file === undefined) {
         run.push(sequence);
         continue;
       }
@@ -120,7 +121,7 @@ async function writeFolder(
       context.outcomes.check();
       await gathering.add(item, {
         target: targetOf(context, placement, item, sequence),
-        input: { path, size: item.size ?? 0 },
+        input: file,
         reread: () => rereadItem(context, placement, item),
       });
       context.progress.counters.itemsDone++;
@@ -130,42 +131,63 @@ async function writeFolder(
     if (run.length > 0) await readRun(context, gathering, exportable, run);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
-    if (error instanceof ExportError || context.outcomes.caused(error)) throw error;
+    // A failure of the zip or of the entry threads is not the source's: it is what it is.
+    const ours = error === context.zip.failure || context.outcomes.caused(error);
+    if (error instanceof ExportError || ours) throw error;
     const message = `job ${options.jobId}: could not read folder ${folderName(placement)}`;
     throw new ExportError('SourceUnavailable', message, { cause: error });
   }
 }
 
+/** The file of a small message, where its source names one. */
 function localFileOf(
   context: EntryContext,
   placement: FolderPlacement,
   item: SourceItem,
-): string | undefined {
-  if (item.kind !== 'message' || item.size === undefined || item.size > WHOLE_ENTRY_BYTES) {
-    return undefined;
-  }
-  return context.options.source.localFile?.(placement.folder, item);
+): { path: string; size: number } | undefined {
+  const { size } = item;
+  if (item.kind !== 'message' || size === undefined || size > WHOLE_ENTRY_BYTES) return undefined;
+  const path = context.options.source.localFile?.(placement.folder, item);
+  return path === undefined ? undefined : { path, size };
 }
 
-/** An item read again through its source, when its file could not be read where listed. */
+/**
+ * An item read again through its source, when its file could not be read where listed: the
+ * item's bytes, or why the source could not give them. A source that fails as a whole fails
+ * the job, as it would have in the first read.
+ */
 async function rereadItem(
   context: EntryContext,
   placement: FolderPlacement,
   item: SourceItem,
 ): Promise<Buffer | Error> {
-  const { source } = context.options;
+  const { options, signal } = context;
+  let items: AsyncIterator<ItemContent>;
+  let first: IteratorResult<ItemContent>;
   try {
-    for await (const content of source.readItems(placement.folder, [item], context.signal)) {
-      if ('error' in content) return content.error;
-      if (Buffer.isBuffer(content.body)) return content.body;
-      const chunks: Buffer[] = [];
-      for await (const chunk of content.body) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks);
-    }
+    items = options.source.readItems(placement.folder, [item], signal)[Symbol.asyncIterator]();
+    first = await items.next();
   } catch (error) {
-    return error instanceof Error ? error : new Error(String(error));
+    if (signal.aborted) throw signal.reason;
+    const message = `job ${options.jobId}: could not read folder ${folderName(placement)}`;
+    throw new ExportError('SourceUnavailable', message, { cause: error });
   }
-  return new Error(`the source did not return item ${item.id}`);
+  try {
+    if (first.done === true) return new Error(`the source did not return item ${item.id}`);
+    const content = first.value;
+    if ('error' in content) return content.error;
+    if (Buffer.isBuffer(content.body)) return content.body;
+    // The body failing as it is read is the item's failure, as for a body streamed at once.
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of content.body) chunks.push(chunk as Buffer);
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    await items.return?.();
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
 // that goes into the zip: deflated alone at the batch's level, or as it is at level 0. The
 // entries' data goes back joined into one buffer.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { crc32, deflateRawSync } from 'node:zlib';
 
@@ -25,11 +25,20 @@ function headerOf(data: Buffer): HeaderFields {
   return parseHeaderFields(capture.block());
 }
 
+/**
+ * The file's bytes, or why they could not be read. Only a regular file is read: one replaced by
+ * a FIFO since it was listed would block the thread for ever, which no terminate can stop.
+ */
 function readFile(path: string): Buffer | string {
+  let fd: number | undefined;
   try {
-    return readFileSync(path);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!fstatSync(fd).isFile()) return `${path} is no longer a regular file`;
+    return readFileSync(fd);
   } catch (error) {
     return (error as Error).message;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

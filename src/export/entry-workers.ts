@@ -6,17 +6,17 @@ import type { HeaderFields } from './message-header.js';
 /**
  * Threads that do the per-entry work of small zip entries, many entries to a message: reading
  * the file of an entry that lies whole in one, the CRC-32, the deflate, and for a message its
- * SHA-256 and header fields. On a
- * mailbox of small messages that work is most of an export, one entry costs the main thread
- * tens of µs to hand over one at a time, and a batch of dozens crosses for the price of one.
- * The main thread is left with what must be sequential: the zip records, the manifest, the
- * output hash and the write.
+ * SHA-256 and header fields. On a mailbox of small messages that work is most of an export; one
+ * entry costs the main thread tens of µs to hand over, and a batch of dozens crosses for the
+ * price of one. The main thread is left with what must be sequential: the zip records, the
+ * manifest, the output hash and the write.
  *
  * A batch goes when it is full, when `flush` is called (the zip writer calls it when it may
  * read no further ahead, and at the end), and at the latest after FLUSH_DELAY_MS, so that a
  * slow source never leaves entries waiting. Whoever waits for an entry does not send its batch
- * early: while entries come, waiting for a full batch costs less than sending one at a time. Each entry is deflated alone, so the bytes do not depend on how
- * entries were batched, nor on which thread took them.
+ * early: while entries come, waiting for a full batch costs less than sending one at a time.
+ * Each entry is deflated alone, so the bytes do not depend on how entries were batched, nor on
+ * which thread took them.
  */
 
 /** What to work out for an entry besides its CRC-32 and, above level 0, its deflated bytes. */
@@ -232,14 +232,20 @@ export class EntryWorkers {
    * thread would wait there while another thread ran out of work.
    */
   #dispatch(): void {
-    while (this.#ready.length > 0) {
-      const thread = this.#freeThread();
-      if (thread === undefined) return;
-      const { request, waiting } = this.#ready.shift()!;
-      thread.inFlight++;
-      thread.worker.ref();
-      this.#sent.set(request.id, { thread, waiting });
-      thread.worker.postMessage(request, [request.data.buffer as ArrayBuffer]);
+    // It runs from timers and thread messages: a thread that cannot start or be sent to fails
+    // what waits, rather than the process.
+    try {
+      while (this.#ready.length > 0 && this.#failure === undefined) {
+        const thread = this.#freeThread();
+        if (thread === undefined) return;
+        const { request, waiting } = this.#ready.shift()!;
+        thread.inFlight++;
+        thread.worker.ref();
+        this.#sent.set(request.id, { thread, waiting });
+        thread.worker.postMessage(request, [request.data.buffer as ArrayBuffer]);
+      }
+    } catch (error) {
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
@@ -261,6 +267,8 @@ export class EntryWorkers {
     const thread: Thread = { worker, inFlight: 0 };
     worker.on('message', (answer: BatchAnswer) => this.#answered(answer));
     worker.on('error', (error) => this.#fail(error));
+    // An answer that cannot be received would leave its batch waiting for ever.
+    worker.on('messageerror', (error) => this.#fail(error));
     worker.on('exit', (code) => this.#fail(new Error(`an entry thread exited with ${code}`)));
     this.#threads.push(thread);
     return thread;

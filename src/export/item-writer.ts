@@ -13,7 +13,7 @@ import { observeBody, type ReadOutcome } from './digest.js';
 import { calendarTimeText, type ManifestItem, type PartialEntry } from './manifest.js';
 import { HeaderCapture, parseHeaderFields } from './message-header.js';
 import { EntryReadError, type EntryFacts, type EntryInput } from './entry-workers.js';
-import { WHOLE_ENTRY_BYTES, type ZipWriter } from './zip-writer.js';
+import type { ZipWriter } from './zip-writer.js';
 
 /** Everything one item's writer needs; `onBytes` counts source bytes for progress. */
 export interface ItemTarget {
@@ -66,14 +66,11 @@ function baseRecord(target: ItemTarget, read: ReadOutcome): ManifestItem {
   };
 }
 
-/** A message goes into the zip byte for byte; its header block is read on the way. */
+/**
+ * A message streamed, or given whole but larger than a small entry, goes into the zip byte for
+ * byte; its header block is read on the way.
+ */
 export async function writeMessage(target: ItemTarget, body: Readable | Buffer): Promise<Handed> {
-  if (Buffer.isBuffer(body) && body.length <= WHOLE_ENTRY_BYTES) {
-    const { outcomes } = await writeWholeMessages(target.zip, [
-      { target, input: body, reread: () => Promise.resolve(body) },
-    ]);
-    return { outcome: outcomes.then(([outcome]) => outcome!) };
-  }
   return handed(await streamMessage(target, body));
 }
 
@@ -132,14 +129,15 @@ export async function writeWholeMessages(
     MESSAGE_WORK,
   );
   const known = submitted.then(async (results): Promise<(EntryFacts | Error)[]> => {
-    if (!results.some((result) => result instanceof EntryReadError)) return results;
-    return Promise.all(
-      results.map(async (result, index) => {
-        if (!(result instanceof EntryReadError)) return result;
-        const again = await messages[index]!.reread();
-        return Buffer.isBuffer(again) ? workers.submit(again, MESSAGE_WORK) : again;
-      }),
-    );
+    const settled: (EntryFacts | Error)[] = [...results];
+    // One at a time: after a mail client renamed a whole folder's files, each reread looks
+    // for its file again, and a group of them at once would list the folder as often.
+    for (const [index, result] of results.entries()) {
+      if (!(result instanceof EntryReadError)) continue;
+      const again = await messages[index]!.reread();
+      settled[index] = Buffer.isBuffer(again) ? await workers.submit(again, MESSAGE_WORK) : again;
+    }
+    return settled;
   });
   await zip.addWholeFiles(
     messages.map(({ target }) => target.zipPath),

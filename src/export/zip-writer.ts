@@ -182,6 +182,11 @@ export class ZipWriter {
     this.#enqueue({ whole: { names, facts } });
   }
 
+  /** What made the zip fail, once it has: every later call throws it. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
   /** Writes the central directory after the last entry; zip64 records come when needed. */
   finish(): void {
     this.#finished = true;

@@ -1,8 +1,16 @@
-import { createReadStream, readFile, readFileSync, statSync, type Dirent } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  fstatSync,
+  openSync,
+  readFileSync,
+  statSync,
+  type Dirent,
+} from 'node:fs';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { promisify } from 'node:util';
 
 import { ExportError, messageOf } from '../core/errors.js';
 import {
@@ -40,7 +48,10 @@ interface FolderPlace {
   readonly index?: MaildirIndex;
 }
 
-/** Stats run at once while listing a folder: enough to hide latency, few file descriptors. */
+/**
+ * Stats and reads run at once while listing a calendar or an address book (each item is read
+ * to tell its kind): enough to hide latency, few file descriptors.
+ */
 const STAT_CONCURRENCY = 16;
 
 /**
@@ -71,16 +82,45 @@ class TimeSlice {
   }
 }
 
+/** Opening never waits, and what is opened is read only once it is known to be a file. */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
 /**
- * The callback form: a FileHandle costs the main thread more than reading a small file does
- * (it is made transferable, and closed through its own promise).
+ * A FIFO, device or folder put where a message was listed would block a read for ever, or
+ * fail it with a message naming no message.
  */
-const readWholeFile: (path: string) => Promise<Buffer> = promisify(readFile);
+function notRegularFile(): Error {
+  const message = 'not a regular file (a FIFO, device or folder took its place)';
+  return Object.assign(new Error(message), { code: 'EFTYPE' });
+}
+
+/** The bytes of the regular file at `path`. */
+function readRegularFile(path: string): Buffer {
+  const fd = openSync(path, OPEN_FLAGS);
+  try {
+    if (!fstatSync(fd).isFile()) throw notRegularFile();
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The regular file at `path`, opened for a stream. */
+async function openRegularFile(path: string): Promise<FileHandle> {
+  const handle = await open(path, OPEN_FLAGS);
+  try {
+    if (!(await handle.stat()).isFile()) throw notRegularFile();
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
 
 /** The file's bytes, or undefined when it is not where it was listed (renamed, or gone). */
 function readIfThere(path: string): Buffer | undefined {
   try {
-    return readFileSync(path);
+    return readRegularFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
@@ -187,10 +227,10 @@ class EmbeddedMailbox implements MailboxSource {
         const listed = this.itemFiles.get(item);
         const data =
           (listed !== undefined ? readIfThere(listed) : undefined) ??
-          (await this.withItemFile(folder, place, item, readWholeFile));
+          (await this.withItemFile(folder, place, item, async (path) => readRegularFile(path)));
         return { item, body: data };
       }
-      const handle = await this.withItemFile(folder, place, item, (path) => open(path, 'r'));
+      const handle = await this.withItemFile(folder, place, item, openRegularFile);
       return { item, body: createReadStream('', { fd: handle }) };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

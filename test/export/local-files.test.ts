@@ -73,7 +73,7 @@ describe('messages read from the files the source names', () => {
   it('finds messages renamed since the listing and reports deleted and unreadable ones', async () => {
     const mailbox = join(root, 'moved');
     const writer = await MailboxWriter.open(mailbox);
-    const small = corpus.filter((message) => message.length < 16 * 1024).slice(0, 6);
+    const small = corpus.filter((message) => message.length < 16 * 1024).slice(0, 7);
     const files: StoredItem[] = [];
     for (const message of small) files.push(await writer.deliverMessage(['INBOX'], message));
     const maildir = join(mailbox, 'Maildir');
@@ -88,12 +88,15 @@ describe('messages read from the files the source names', () => {
         await rename(files[2]!.file, join(maildir, 'new', files[2]!.id));
         await unlink(files[3]!.file);
         await symlink(files[3]!.file, files[3]!.file); // a link to itself: ELOOP
+        // A FIFO would block a read for ever: it must be refused, not read.
+        await unlink(files[4]!.file);
+        await execFileAsync('mkfifo', [files[4]!.file]);
       },
     );
 
-    const run = await exportOnce(root, 'moved', source, 1);
-    assert.equal(run.itemsExported, small.length - 2);
-    assert.equal(run.unreadableItems, 1);
+    const run = await exportOnce(root, 'moved', source, 2);
+    assert.equal(run.itemsExported, small.length - 3);
+    assert.equal(run.unreadableItems, 2);
     const manifest = await readManifest(run.zipPath);
     assert.deepEqual(
       manifest.deleted.map((problem) => problem.sourceId),
@@ -101,18 +104,20 @@ describe('messages read from the files the source names', () => {
     );
     assert.deepEqual(
       manifest.unreadable.map((problem) => problem.sourceId),
-      [files[3]!.id],
+      [files[3]!.id, files[4]!.id],
     );
     assert.match(manifest.unreadable[0]!.reason, /could not be read/);
+    assert.match(manifest.unreadable[1]!.reason, /not a regular file/);
+    assert.ok(!manifest.unreadable[1]!.reason.includes(root), 'a server path in the manifest');
 
     const entries = await readZip(run.zipPath);
     const names = [...entries.keys()].filter((name) => name.startsWith('INBOX/'));
-    assert.deepEqual(names, ['INBOX/', ...[2, 3, 5, 6].map((n) => `INBOX/${entryName(n)}`)]);
+    assert.deepEqual(names, ['INBOX/', ...[2, 3, 6, 7].map((n) => `INBOX/${entryName(n)}`)]);
     for (const [n, index] of [
       [2, 1],
       [3, 2],
-      [5, 4],
       [6, 5],
+      [7, 6],
     ] as const) {
       assert.deepEqual(entries.get(`INBOX/${entryName(n)}`), small[index]);
     }
