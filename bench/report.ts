@@ -44,6 +44,9 @@ const mb = (bytes: number) => (bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0);
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
 const secs = (seconds: number) => seconds.toFixed(seconds < 10 ? 2 : 1);
 
+/** A table cell: a `|` inside it would start another column. */
+const cell = (text: string) => text.replaceAll('|', '\\|');
+
 export function embeddedTable(rows: readonly Row[]): string[] {
   const lines = [
     '| mailbox | items | MB | our mode | our s | MB/s | our peak RSS | peer | peer s | peer peak RSS | ratio |',
@@ -54,7 +57,7 @@ export function embeddedTable(rows: readonly Row[]): string[] {
     lines.push(
       `| ${row.mailbox} | ${row.items} | ${mb(row.bytes)} | ${row.mode} | ` +
         `${secs(row.ours.seconds)} | ${rate.toFixed(0)} | ${mib(row.ours.peakRssBytes)} | ` +
-        `${row.peer.name} | ${secs(row.peer.seconds)} | ${mib(row.peer.peakRssBytes)} | ` +
+        `${cell(row.peer.name)} | ${secs(row.peer.seconds)} | ${mib(row.peer.peakRssBytes)} | ` +
         `${(row.peer.seconds / row.ours.seconds).toFixed(2)} |`,
     );
   }
