@@ -9,6 +9,7 @@ import { crc32, deflateRawSync } from 'node:zlib';
 
 import {
   joinUnpooled,
+  windowBitsFor,
   type AnsweredEntry,
   type BatchAnswer,
   type BatchEntry,
@@ -43,7 +44,8 @@ function readFile(path: string): Buffer | string {
 }
 
 function work(entry: BatchEntry, data: Buffer, level: number): [AnsweredEntry, Buffer] {
-  const output = level > 0 ? deflateRawSync(data, { level }) : data;
+  const output =
+    level > 0 ? deflateRawSync(data, { level, windowBits: windowBitsFor(data.length) }) : data;
   const answered: AnsweredEntry = {
     length: output.length,
     crc32: crc32(data),

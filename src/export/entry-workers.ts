@@ -140,6 +140,17 @@ export function joinUnpooled(buffers: readonly Uint8Array[], total: number): Uin
   return joined;
 }
 
+/**
+ * The smallest deflate window that still reaches back to the start of `length` bytes (zlib
+ * keeps 262 bytes of lookahead out of reach), from 2^9 to zlib's largest, 2^15. Matches cannot
+ * reach further back than the start anyway, so the bytes are those of the largest window; a
+ * small window spares zlib setting up 64 KiB per entry, a seventh of the deflate of a mailbox
+ * of 3 KiB messages.
+ */
+export function windowBitsFor(length: number): number {
+  return Math.max(9, Math.min(15, Math.ceil(Math.log2(length + 262))));
+}
+
 export class EntryWorkers {
   readonly #level: number;
   readonly #threads: Thread[] = [];
