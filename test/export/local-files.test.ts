@@ -1,26 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFile, readdir, rename, symlink, unlink } from 'node:fs/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import type { MailboxSource, SourceFolder, SourceItem } from '../../src/core/source.js';
-import { runExport } from '../../src/export/pipeline.js';
 import { MailboxWriter, openMailboxDir, type StoredItem } from '../../src/store/index.js';
 import { corpusRoot } from '../helpers/paths.js';
-import { FileObjectStore } from './fixtures/file-object-store.js';
-import {
-  BUCKET,
-  KEY_ARN,
-  LOG_KEY,
-  START,
-  ZIP_KEY,
-  execFileAsync,
-  readManifest,
-  readZip,
-  sha256,
-} from './fixtures/helpers.js';
+import { execFileAsync, exportSource, readManifest, readZip, sha256 } from './fixtures/helpers.js';
 
 /**
  * The embedded source names the file of each small message, and the export reads those files
@@ -49,8 +36,8 @@ describe('messages read from the files the source names', () => {
     const named: string[] = [];
     const source = watched(openMailboxDir(mailbox), (file) => named.push(file));
 
-    const run = await exportOnce(root, 'all', source);
-    assert.equal(run.itemsExported, corpus.length);
+    const run = await exportSource(join(root, 'all-store'), source);
+    assert.equal(run.result.itemsExported, corpus.length);
     assert.ok(
       corpus.some((message) => message.length > 64 * 1024),
       'no large message',
@@ -94,9 +81,9 @@ describe('messages read from the files the source names', () => {
       },
     );
 
-    const run = await exportOnce(root, 'moved', source, 2);
-    assert.equal(run.itemsExported, small.length - 3);
-    assert.equal(run.unreadableItems, 2);
+    const run = await exportSource(join(root, 'moved-store'), source, { badItemLimit: 2 });
+    assert.equal(run.result.itemsExported, small.length - 3);
+    assert.equal(run.result.unreadableItems, 2);
     const manifest = await readManifest(run.zipPath);
     assert.deepEqual(
       manifest.deleted.map((problem) => problem.sourceId),
@@ -149,31 +136,5 @@ function watched(
       return file;
     },
     close: () => source.close(),
-  };
-}
-
-async function exportOnce(
-  root: string,
-  name: string,
-  source: MailboxSource,
-  badItemLimit = 0,
-): Promise<{ zipPath: string; itemsExported: number; unreadableItems: number }> {
-  const store = new FileObjectStore(join(root, `${name}-store`));
-  const result = await runExport({
-    jobId: 'job-1',
-    source,
-    objectStore: store,
-    bucket: BUCKET,
-    zipKey: ZIP_KEY,
-    logKey: LOG_KEY,
-    kmsKeyArn: KEY_ARN,
-    signal: new AbortController().signal,
-    startTime: START,
-    badItemLimit,
-  });
-  return {
-    zipPath: store.pathOf(BUCKET, ZIP_KEY),
-    itemsExported: result.itemsExported,
-    unreadableItems: result.unreadableItems,
   };
 }
