@@ -25,6 +25,9 @@ export async function measure(
   const scratch = await mkdtemp(join(tmpdir(), 'mbx-bench-time-'));
   const report = join(scratch, 'time.txt');
   try {
+    // What the run before wrote is on disk first: its writeback (mbsync leaves 20,000 new
+    // files) would otherwise take the cores and the disk from this run.
+    await runChild('sync', [], {});
     const started = process.hrtime.bigint();
     const { code, stdout, stderr } = await runChild(
       GNU_TIME,
