@@ -147,6 +147,10 @@ export function openEmbeddedMailbox(options: EmbeddedMailboxOptions): MailboxSou
 
 class EmbeddedMailbox implements MailboxSource {
   private readonly folderPlaces = new WeakMap<SourceFolder, FolderPlace>();
+  /**
+   * Where each listed item's file was, from its folder's directory: the cut keeps these until
+   * the export ends, and a full path would more than double their size.
+   */
   private readonly itemFiles = new WeakMap<SourceItem, string>();
 
   constructor(private readonly options: EmbeddedMailboxOptions) {}
@@ -224,7 +228,7 @@ class EmbeddedMailbox implements MailboxSource {
   ): Promise<ItemContent> {
     try {
       if (whole) {
-        const listed = this.itemFiles.get(item);
+        const listed = this.listedFile(place, item);
         const data =
           (listed !== undefined ? readIfThere(listed) : undefined) ??
           (await this.withItemFile(folder, place, item, async (path) => readRegularFile(path)));
@@ -247,7 +251,12 @@ class EmbeddedMailbox implements MailboxSource {
   }
 
   localFile(folder: SourceFolder, item: SourceItem): string | undefined {
-    return folder.kind === 'mail' ? this.itemFiles.get(item) : undefined;
+    return folder.kind === 'mail' ? this.listedFile(this.placeOf(folder), item) : undefined;
+  }
+
+  private listedFile(place: FolderPlace, item: SourceItem): string | undefined {
+    const file = this.itemFiles.get(item);
+    return file === undefined ? undefined : join(place.dir, file);
   }
 
   async close(): Promise<void> {}
@@ -259,7 +268,7 @@ class EmbeddedMailbox implements MailboxSource {
     item: SourceItem,
     use: (path: string) => Promise<T>,
   ): Promise<T> {
-    const listed = this.itemFiles.get(item);
+    const listed = this.listedFile(place, item);
     const extension = folder.kind === 'calendar' ? '.ics' : '.vcf';
     const first = listed ?? (place.index ? await place.index.find(item.id) : undefined);
     const tried = new Set<string>();
@@ -365,24 +374,35 @@ class EmbeddedMailbox implements MailboxSource {
       for (const name of await readdirOrEmpty(join(dir, sub))) {
         if (name.startsWith('.')) continue;
         const { uniqueName, flagLetters } = parseMaildirFileName(name);
-        files.set(uniqueName, { file: join(dir, sub, name), letters: flagLetters });
+        files.set(uniqueName, { file: `${sub}/${name}`, letters: flagLetters });
       }
     }
 
     const ids = [...files.keys()].sort(compareStrings);
     const items: SourceItem[] = [];
+    // The cut keeps every item until the export ends: messages with the same flags share one
+    // list of them, as most of a folder's do.
+    const flagLists = new Map<string, readonly string[]>();
+    const flagsOf = (letters: string): readonly string[] => {
+      let flags = flagLists.get(letters);
+      if (flags === undefined) {
+        flags = Object.freeze(flagsOfLetters(letters, keywords));
+        flagLists.set(letters, flags);
+      }
+      return flags;
+    };
     const slice = new TimeSlice();
     for (const id of ids) {
       signal.throwIfAborted();
       await slice.giveWay();
       const { file, letters } = files.get(id)!;
-      const info = statSync(file, { throwIfNoEntry: false });
+      const info = statSync(join(dir, file), { throwIfNoEntry: false });
       if (!info?.isFile()) continue;
       const item: SourceItem = {
         id,
         kind: 'message',
         size: info.size,
-        flags: flagsOfLetters(letters, keywords),
+        flags: flagsOf(letters),
         internalDate: info.mtime,
       };
       this.itemFiles.set(item, file);
@@ -417,7 +437,7 @@ class EmbeddedMailbox implements MailboxSource {
         }));
         item = { ...base, ...kind };
       }
-      this.itemFiles.set(item, file);
+      this.itemFiles.set(item, name);
       return item;
     });
     return items.filter((item): item is SourceItem => item !== undefined);
