@@ -61,7 +61,7 @@ export async function writeEntries(context: EntryContext): Promise<EntryTotals> 
       ...(folder.specialUse !== undefined ? { specialUse: folder.specialUse } : {}),
     });
     await writeFolder(context, placement, totals);
-    context.outcomes.add(Promise.resolve(), () => {
+    context.outcomes.run(() => {
       context.progress.counters.foldersDone++;
       context.progress.tick();
     });
@@ -233,13 +233,11 @@ async function readRun(
       await gathering.flush();
       if ('error' in content) {
         const { error } = content;
-        context.outcomes.add(Promise.resolve(), () =>
-          recordProblem(context, totals, placement, item, error),
-        );
+        context.outcomes.run(() => recordProblem(context, totals, placement, item, error));
       } else {
         const write = item.kind === 'event' ? writeEvent : writeMessage;
-        const { outcome } = await write(target, content.body);
-        takeOutcome(context, totals, placement, item, outcome);
+        const outcome = await write(target, content.body);
+        context.outcomes.run(() => takeOutcome(context, totals, placement, item, outcome));
       }
     }
     context.progress.counters.itemsDone++;
@@ -251,9 +249,7 @@ async function readRun(
     for (const sequence of left) {
       const item = exportable[sequence - 1]!;
       const error = new Error(`the source did not return item ${id}`);
-      context.outcomes.add(Promise.resolve(), () =>
-        recordProblem(context, totals, placement, item, error),
-      );
+      context.outcomes.run(() => recordProblem(context, totals, placement, item, error));
     }
   }
 }
@@ -293,7 +289,7 @@ class Gathering {
     const { outcomes } = await writeWholeMessages(context.zip, messages);
     context.outcomes.add(outcomes, (known) => {
       known.forEach((outcome, index) => {
-        takeKnown(context, totals, placement, items[index]!, outcome);
+        takeOutcome(context, totals, placement, items[index]!, outcome);
       });
     });
   }
@@ -318,18 +314,8 @@ function targetOf(
   };
 }
 
-/** The item's outcome goes into the manifest in its turn. */
+/** An item's outcome, into the manifest or the lists of problems. */
 function takeOutcome(
-  context: EntryContext,
-  totals: EntryTotals,
-  placement: FolderPlacement,
-  item: SourceItem,
-  outcome: Promise<ItemOutcome>,
-): void {
-  context.outcomes.add(outcome, (known) => takeKnown(context, totals, placement, item, known));
-}
-
-function takeKnown(
   context: EntryContext,
   totals: EntryTotals,
   placement: FolderPlacement,

@@ -8,6 +8,11 @@ export class InOrder {
   #last: Promise<void> = Promise.resolve();
   #failure: { readonly error: unknown } | undefined;
 
+  /** A step that runs in its turn, with nothing else to wait for. */
+  run(step: () => void): void {
+    this.add(Promise.resolve(), step);
+  }
+
   add<T>(pending: Promise<T>, take: (value: T) => void): void {
     pending.catch(() => undefined);
     this.#last = this.#last.then(async () => take(await pending));

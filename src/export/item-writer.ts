@@ -29,19 +29,6 @@ export type ItemOutcome =
   | { readonly ok: true; readonly record: ManifestItem }
   | { readonly ok: false; readonly error: Error; readonly partialEntry?: PartialEntry };
 
-/**
- * An item handed to the zip. Its `outcome` is known at once for an item that was streamed, and
- * later for a small one given whole, whose hash and header fields the entry threads work out
- * while the next items are read.
- */
-export interface Handed {
-  readonly outcome: Promise<ItemOutcome>;
-}
-
-function handed(outcome: ItemOutcome): Handed {
-  return { outcome: Promise.resolve(outcome) };
-}
-
 /** Destroys the streams when the job stops, so that no read waits for data that never comes. */
 function releaseOnAbort(signal: AbortSignal, streams: readonly Readable[]): () => void {
   const release = (): void => {
@@ -70,11 +57,10 @@ function baseRecord(target: ItemTarget, read: ReadOutcome): ManifestItem {
  * A message streamed, or given whole but larger than a small entry, goes into the zip byte for
  * byte; its header block is read on the way.
  */
-export async function writeMessage(target: ItemTarget, body: Readable | Buffer): Promise<Handed> {
-  return handed(await streamMessage(target, body));
-}
-
-async function streamMessage(target: ItemTarget, body: Readable | Buffer): Promise<ItemOutcome> {
+export async function writeMessage(
+  target: ItemTarget,
+  body: Readable | Buffer,
+): Promise<ItemOutcome> {
   if (Buffer.isBuffer(body)) body = Readable.from([body], { objectMode: false });
 
   const capture = new HeaderCapture();
@@ -190,11 +176,10 @@ async function readHead(
  * first, to read their fields; larger ones are streamed as base64 behind a header made from
  * what is known before reading.
  */
-export async function writeEvent(target: ItemTarget, content: Readable | Buffer): Promise<Handed> {
-  return handed(await streamEvent(target, content));
-}
-
-async function streamEvent(target: ItemTarget, content: Readable | Buffer): Promise<ItemOutcome> {
+export async function writeEvent(
+  target: ItemTarget,
+  content: Readable | Buffer,
+): Promise<ItemOutcome> {
   const body = Buffer.isBuffer(content) ? Readable.from([content], { objectMode: false }) : content;
   const source = observeBody(body, (chunk) => target.onBytes(chunk.length));
   const chunks = source.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
