@@ -1,7 +1,8 @@
 import type { JobEngine } from '../core/engine.js';
 import type { JobStore } from '../core/job-store.js';
 import type { MailboxBinding, Organization, User } from '../core/model.js';
-import type { OperationInputs, OperationName, OperationOutputs } from './generated/shapes.js';
+import type { OperationName } from './generated/operations.js';
+import type { OperationInputs, OperationOutputs } from './generated/types.js';
 
 /**
  * What every operation handler receives besides its validated input. Handlers hold no state

@@ -1,11 +1,7 @@
 import { API_ERRORS, ApiError, type ApiErrorCode } from '../core/errors.js';
-import {
-  OPERATIONS,
-  SERVICE,
-  SHAPES,
-  type OperationName,
-  type ShapeName,
-} from './generated/shapes.js';
+import { OPERATIONS, type OperationName } from './generated/operations.js';
+import { SERVICE, type ShapeName } from './generated/service.js';
+import { SHAPES } from './generated/shapes.js';
 
 /**
  * The AWS JSON 1.1 protocol as WorkMail speaks it: which operation a request names, which

@@ -15,7 +15,8 @@ import {
   type MailboxHooks,
   type OperationContext,
 } from './context.js';
-import { OPERATIONS, SERVICE, type OperationName } from './generated/shapes.js';
+import { OPERATIONS, type OperationName } from './generated/operations.js';
+import { SERVICE } from './generated/service.js';
 import { createServiceMetrics, storeJobCounter, type ServiceMetrics } from './metrics.js';
 import { OPERATION_HANDLERS } from './operations/index.js';
 import {

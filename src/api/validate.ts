@@ -1,6 +1,7 @@
 import { ApiError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
-import { SHAPES, type ShapeName, type StringShape } from './generated/shapes.js';
+import type { ShapeName, StringShape } from './generated/service.js';
+import { SHAPES } from './generated/shapes.js';
 
 /**
  * Checks a request body against the model's shapes and returns a copy that holds only the

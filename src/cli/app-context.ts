@@ -2,12 +2,8 @@ import { randomUUID } from 'node:crypto';
 
 import type { OperationContext } from '../api/context.js';
 import { DEFAULT_MAILBOX_QUOTA_MB } from '../api/context.js';
-import {
-  OPERATIONS,
-  type OperationInputs,
-  type OperationName,
-  type OperationOutputs,
-} from '../api/generated/shapes.js';
+import { OPERATIONS, type OperationName } from '../api/generated/operations.js';
+import type { OperationInputs, OperationOutputs } from '../api/generated/types.js';
 import { OPERATION_HANDLERS } from '../api/operations/index.js';
 import { validateInput } from '../api/validate.js';
 import { openApp, type App, type OpenAppOptions } from '../app/app.js';

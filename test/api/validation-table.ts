@@ -1,4 +1,6 @@
-import { OPERATIONS, SHAPES, type ShapeName } from '../../src/api/generated/shapes.js';
+import { OPERATIONS } from '../../src/api/generated/operations.js';
+import type { ShapeName } from '../../src/api/generated/service.js';
+import { SHAPES } from '../../src/api/generated/shapes.js';
 import { KMS_KEY_ARN, ROLE_ARN } from './helpers.js';
 
 /**

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { OPERATIONS, SHAPES, type ShapeName } from '../../src/api/generated/shapes.js';
+import { OPERATIONS } from '../../src/api/generated/operations.js';
+import type { ShapeName } from '../../src/api/generated/service.js';
+import { SHAPES } from '../../src/api/generated/shapes.js';
 import { anchoredPattern } from '../../src/api/validate.js';
 import { call, startTestApi, type TestApi } from './helpers.js';
 import { SAMPLES, inputShapes, isWaiver, type ShapeSamples } from './validation-table.js';

@@ -1,5 +1,5 @@
 import type { Operation } from '../context.js';
-import type { OperationName } from '../generated/shapes.js';
+import type { OperationName } from '../generated/operations.js';
 import { cancelMailboxExportJob } from './cancel-mailbox-export-job.js';
 import { createOrganization } from './create-organization.js';
 import { createUser } from './create-user.js';

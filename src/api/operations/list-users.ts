@@ -1,6 +1,6 @@
 import type { User } from '../../core/model.js';
 import type { Operation } from '../context.js';
-import type { ListUsersFilters } from '../generated/shapes.js';
+import type { ListUsersFilters } from '../generated/types.js';
 import { activeOrganization, pageOf } from './common.js';
 
 /**
