@@ -3,7 +3,6 @@
 // that goes into the zip: deflated alone at the batch's level, or as it is at level 0. The
 // entries' data goes back joined into one buffer.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { crc32, deflateRawSync } from 'node:zlib';
 
@@ -15,6 +14,7 @@ import {
   type BatchEntry,
   type BatchRequest,
 } from './entry-workers.js';
+import { readRegularFile } from '../store/regular-file.js';
 import { HeaderCapture, parseHeaderFields, type HeaderFields } from './message-header.js';
 
 const port = parentPort;
@@ -31,15 +31,10 @@ function headerOf(data: Buffer): HeaderFields {
  * a FIFO since it was listed would block the thread for ever, which no terminate can stop.
  */
 function readFile(path: string): Buffer | string {
-  let fd: number | undefined;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    if (!fstatSync(fd).isFile()) return `${path} is no longer a regular file`;
-    return readFileSync(fd);
+    return readRegularFile(path);
   } catch (error) {
     return (error as Error).message;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 

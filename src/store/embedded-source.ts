@@ -1,13 +1,4 @@
-import {
-  closeSync,
-  constants,
-  createReadStream,
-  fstatSync,
-  openSync,
-  readFileSync,
-  statSync,
-  type Dirent,
-} from 'node:fs';
+import { createReadStream, statSync, type Dirent } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -21,6 +12,7 @@ import {
   type SourceItem,
 } from '../core/source.js';
 import { classifyCalendarFile } from './calendar-kind.js';
+import { OPEN_FLAGS, notRegularFile, readRegularFile } from './regular-file.js';
 import {
   CALENDARS,
   CONTACTS,
@@ -79,29 +71,6 @@ class TimeSlice {
     if (performance.now() - this.#start <= SYNC_SLICE_MS) return;
     await nextTurn();
     this.#start = performance.now();
-  }
-}
-
-/** Opening never waits, and what is opened is read only once it is known to be a file. */
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
-
-/**
- * A FIFO, device or folder put where a message was listed would block a read for ever, or
- * fail it with a message naming no message.
- */
-function notRegularFile(): Error {
-  const message = 'not a regular file (a FIFO, device or folder took its place)';
-  return Object.assign(new Error(message), { code: 'EFTYPE' });
-}
-
-/** The bytes of the regular file at `path`. */
-function readRegularFile(path: string): Buffer {
-  const fd = openSync(path, OPEN_FLAGS);
-  try {
-    if (!fstatSync(fd).isFile()) throw notRegularFile();
-    return readFileSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 
