@@ -45,6 +45,13 @@ export interface SourceItem {
   readonly internalDate?: Date;
   /** Why the item is listed but will not be exported or cannot be classified. */
   readonly note?: string;
+  /**
+   * Where the source found the item, in terms only the source reads (a Maildir file name
+   * relative to its folder). The export keeps it with the item and gives it back unchanged:
+   * the cut is kept on disk, so an item handed back to `readItems` is a copy of the one
+   * listed, never the same object.
+   */
+  readonly locator?: string;
 }
 
 /**
@@ -58,8 +65,9 @@ export type ItemContent =
 
 /**
  * A mailbox to export. A job calls `listFolders` and `listItems` once at its start: that is its
- * consistent cut. Items listed then are read with `readItems`; one that has vanished since is
- * reported as an error entry, never silently skipped.
+ * consistent cut. Items listed then are read with `readItems`, in runs of any length, and
+ * compared by id and value only; one that has vanished since is reported as an error entry,
+ * never silently skipped.
  */
 export interface MailboxSource {
   listFolders(signal: AbortSignal): Promise<SourceFolder[]>;

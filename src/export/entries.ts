@@ -5,7 +5,6 @@ import {
   EXPORTABLE_KINDS,
   ItemVanishedError,
   type ItemContent,
-  type SourceFolder,
   type SourceItem,
 } from '../core/source.js';
 import {
@@ -16,16 +15,23 @@ import {
   type ItemTarget,
   type WholeMessage,
 } from './item-writer.js';
-import { MANIFEST_NAME, itemFileName, orderItems, type FolderPlacement } from './layout.js';
+import type { Cut } from './cut.js';
+import { MANIFEST_NAME, itemFileName, type FolderPlacement } from './layout.js';
 import { manifestJson, type ManifestDraft, type PartialEntry } from './manifest.js';
 import type { ProgressReporter } from './progress.js';
 import type { InOrder } from './in-order.js';
 import { WHOLE_ENTRY_BYTES, WHOLE_GROUP_ENTRIES, type ZipWriter } from './zip-writer.js';
 
-/** The job's consistent cut: every folder and item as listed once, at the start. */
-export interface Cut {
-  readonly placements: readonly FolderPlacement[];
-  readonly items: ReadonlyMap<SourceFolder, readonly SourceItem[]>;
+/**
+ * Items read through the source in one `readItems` call at most: a remote source streams a
+ * run, and a run has to be known whole before it starts.
+ */
+const RUN_ITEMS = 1024;
+
+/** An exportable item and its number in its folder (layout.ts). */
+interface Numbered {
+  readonly item: SourceItem;
+  readonly sequence: number;
 }
 
 export interface EntryContext {
@@ -85,50 +91,47 @@ async function writeFolder(
   totals: EntryTotals,
 ): Promise<void> {
   const { manifest, options, signal } = context;
-  const exportable: SourceItem[] = [];
-  for (const item of orderItems(context.cut.items.get(placement.folder) ?? [])) {
-    if (EXPORTABLE_KINDS.has(item.kind)) {
-      exportable.push(item);
-      continue;
-    }
-    manifest.nonExportable.push({
-      folder: placement.zipPath,
-      sourceId: item.id,
-      kind: item.kind,
-      ...(item.note !== undefined ? { note: item.note } : {}),
-    });
-  }
-  if (exportable.length === 0) return;
 
   // Small messages whose whole file the source names are read on the entry threads; the runs
   // of other items between them are read through the source, in the same order.
-  const run: number[] = [];
+  const run: Numbered[] = [];
   const gathering = new Gathering(context, totals, placement);
+  let sequence = 0;
   try {
-    for (let sequence = 1; sequence <= exportable.length; sequence++) {
-      const item = exportable[sequence - 1]!;
-      const file = localFileOf(context, placement, item);
-      if (file === undefined) {
-        run.push(sequence);
-        continue;
-      }
-      if (run.length > 0) {
-        await gathering.flush();
-        await readRun(context, gathering, exportable, run.splice(0));
-      }
+    for await (const chunk of context.cut.items(placement.folder)) {
+      for (const item of chunk) {
+        if (!EXPORTABLE_KINDS.has(item.kind)) {
+          manifest.nonExportable.push({
+            folder: placement.zipPath,
+            sourceId: item.id,
+            kind: item.kind,
+            ...(item.note !== undefined ? { note: item.note } : {}),
+          });
+          continue;
+        }
 
-      if (signal.aborted) throw signal.reason;
-      context.outcomes.check();
-      await gathering.add(item, {
-        target: targetOf(context, placement, item, sequence),
-        input: file,
-        reread: () => rereadItem(context, placement, item),
-      });
-      context.progress.counters.itemsDone++;
-      context.progress.tick();
+        sequence++;
+        const file = localFileOf(context, placement, item);
+        if (file === undefined) {
+          run.push({ item, sequence });
+          if (run.length >= RUN_ITEMS) await readRun(context, gathering, run.splice(0));
+          continue;
+        }
+        if (run.length > 0) await readRun(context, gathering, run.splice(0));
+
+        if (signal.aborted) throw signal.reason;
+        context.outcomes.check();
+        await gathering.add(item, {
+          target: targetOf(context, placement, item, sequence),
+          input: file,
+          reread: () => rereadItem(context, placement, item),
+        });
+        context.progress.counters.itemsDone++;
+        context.progress.tick();
+      }
     }
+    if (run.length > 0) await readRun(context, gathering, run.splice(0));
     await gathering.flush();
-    if (run.length > 0) await readRun(context, gathering, exportable, run);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     // A failure of the zip or of the entry threads is not the source's: it is what it is.
@@ -191,37 +194,36 @@ async function rereadItem(
 }
 
 /**
- * Reads the items of `run` (their sequences in `exportable`) through the source. Ids are
+ * Reads the items of `run` through the source, after what is gathered before them. Ids are
  * looked up rather than trusted to come back in order; a list per id keeps items apart even if
  * a store repeats an id.
  */
 async function readRun(
   context: EntryContext,
   gathering: Gathering,
-  exportable: readonly SourceItem[],
-  run: readonly number[],
+  run: readonly Numbered[],
 ): Promise<void> {
   const { options, signal } = context;
   const { totals, placement } = gathering;
-  const sequences = new Map<string, number[]>();
-  for (const sequence of run) {
-    const { id } = exportable[sequence - 1]!;
-    const list = sequences.get(id) ?? [];
-    list.push(sequence);
-    sequences.set(id, list);
+  await gathering.flush();
+  const asked = new Map<string, Numbered[]>();
+  for (const numbered of run) {
+    const list = asked.get(numbered.item.id) ?? [];
+    list.push(numbered);
+    asked.set(numbered.item.id, list);
   }
 
-  const items = run.map((sequence) => exportable[sequence - 1]!);
+  const items = run.map(({ item }) => item);
   for await (const content of options.source.readItems(placement.folder, items, signal)) {
     if (signal.aborted) throw signal.reason;
-    const sequence = sequences.get(content.item.id)?.shift();
-    if (sequence === undefined) {
+    const numbered = asked.get(content.item.id)?.shift();
+    if (numbered === undefined) {
       const message =
         `job ${options.jobId}: folder ${folderName(placement)} returned item ` +
         `${content.item.id}, which was not asked for`;
       throw new ExportError('SourceUnavailable', message);
     }
-    const item = exportable[sequence - 1]!;
+    const { item, sequence } = numbered;
 
     context.outcomes.check();
     const target = targetOf(context, placement, item, sequence);
@@ -245,9 +247,8 @@ async function readRun(
   }
   await gathering.flush();
 
-  for (const [id, left] of sequences) {
-    for (const sequence of left) {
-      const item = exportable[sequence - 1]!;
+  for (const [id, left] of asked) {
+    for (const { item } of left) {
       const error = new Error(`the source did not return item ${id}`);
       context.outcomes.run(() => recordProblem(context, totals, placement, item, error));
     }

@@ -1,9 +1,9 @@
-import type { Compression } from '../core/export.js';
+import type { Compression, ExportOptions } from '../core/export.js';
 import type { FolderKind, ItemKind } from '../core/source.js';
 import type { CalendarFields, CalendarTime } from './calendar-fields.js';
 import type { TransferEncoding } from './calendar-mime.js';
 import type { HeaderFields } from './message-header.js';
-import type { RecordSpool } from './record-spool.js';
+import { openSpool, type RecordSpool } from './spool.js';
 
 /**
  * `manifest.json`, the zip's last entry: what the export holds and what it left out. Zip paths
@@ -88,14 +88,50 @@ export interface Manifest {
   readonly deleted: readonly ManifestProblem[];
 }
 
-/** The manifest while the export fills it in; its items wait on disk (record-spool.ts). */
+/**
+ * The manifest while the export fills it in. Its lists of items wait on disk (spool.ts):
+ * each may grow by a record per item of the mailbox, items not exported included.
+ */
 export type ManifestDraft = Omit<Manifest, (typeof LIST_KEYS)[number]> & {
-  folders: ManifestFolder[];
-  items: RecordSpool<ManifestItem>;
-  nonExportable: ManifestNonExportable[];
-  unreadable: ManifestProblem[];
-  deleted: ManifestProblem[];
+  readonly folders: ManifestFolder[];
+  readonly items: RecordSpool<ManifestItem>;
+  readonly nonExportable: RecordSpool<ManifestNonExportable>;
+  readonly unreadable: RecordSpool<ManifestProblem>;
+  readonly deleted: RecordSpool<ManifestProblem>;
 };
+
+export function openManifest(options: ExportOptions): ManifestDraft {
+  const spools: RecordSpool<never>[] = [];
+  const spool = <T>(what: string): RecordSpool<T> => {
+    const opened = openSpool<T>(options.jobId, `the manifest's ${what}`);
+    spools.push(opened as RecordSpool<never>);
+    return opened;
+  };
+  try {
+    return {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      jobId: options.jobId,
+      startTime: options.startTime.toISOString(),
+      compression: options.compression ?? 'default',
+      folders: [],
+      items: spool('items'),
+      nonExportable: spool('items not exported'),
+      unreadable: spool('unreadable items'),
+      deleted: spool('deleted items'),
+    };
+  } catch (error) {
+    for (const opened of spools) opened.close();
+    throw error;
+  }
+}
+
+export function closeManifest(manifest: ManifestDraft): void {
+  for (const key of LIST_KEYS) {
+    const list = manifest[key];
+    if (!Array.isArray(list)) list.close();
+  }
+}
 
 /** `2024-01-31T09:00:00Z` for UTC, the time as written otherwise. */
 export function calendarTimeText(time: CalendarTime): string {
@@ -107,10 +143,6 @@ export function calendarTimeText(time: CalendarTime): string {
 }
 
 const LIST_KEYS = ['folders', 'items', 'nonExportable', 'unreadable', 'deleted'] as const;
-
-function* jsonLines(records: readonly unknown[]): Generator<string> {
-  for (const record of records) yield JSON.stringify(record);
-}
 
 /**
  * The manifest as JSON, one record per line, produced piece by piece: a mailbox of many items
@@ -137,7 +169,7 @@ export async function* manifestJson(manifest: ManifestDraft): AsyncGenerator<Buf
       continue;
     }
     yield Buffer.from(`  ${JSON.stringify(key)}: [\n`);
-    const lines = Array.isArray(list) ? jsonLines(list) : list.lines();
+    const lines = Array.isArray(list) ? list.map((record) => JSON.stringify(record)) : list.lines();
     const batch: string[] = [];
     let at = 0;
     for await (const line of lines) {

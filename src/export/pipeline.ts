@@ -1,81 +1,21 @@
-import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import type { ExportOptions, ExportResult } from '../core/export.js';
 import { ExportError } from '../core/errors.js';
 import type { ExportLog } from '../core/model.js';
-import type { MailboxSource, SourceFolder, SourceItem } from '../core/source.js';
 import { DigestStream } from './digest.js';
-import { planFolders } from './layout.js';
-import type { ManifestDraft, ManifestItem } from './manifest.js';
-import { RecordSpool } from './record-spool.js';
+import { Cut } from './cut.js';
+import { closeManifest, openManifest } from './manifest.js';
 import { ProgressReporter } from './progress.js';
-import { writeEntries, writeManifest, type Cut, type EntryTotals } from './entries.js';
+import { writeEntries, writeManifest, type EntryTotals } from './entries.js';
 import { InOrder } from './in-order.js';
 import { ZipWriter } from './zip-writer.js';
 
 /**
  * The export: source → zip stream → SHA-384 and byte count → object store, then the export
- * log. Nothing is held whole in memory: one item body is open at a time, and each stage reads
- * only as fast as the next one takes (yazl's output, the digest and the store's upload are
- * piped, never buffered).
+ * log. Nothing grows with the mailbox in memory: the cut, the manifest's lists and the zip's
+ * central directory wait on disk (spool.ts), and each stage reads only as fast as the next one
+ * takes (the zip's output, the digest and the store's upload are piped, never buffered).
  */
-
-/**
- * Folders whose items are listed at once. A mail server answers each listing in a round trip
- * or more (a SELECT, then a FETCH of every UID, flag, size and date); one after the other,
- * the listings of a mailbox of 200 folders took a quarter of an export over IMAP.
- */
-const LISTING_CONCURRENCY = 4;
-
-async function takeCut(source: MailboxSource, jobId: string, signal: AbortSignal): Promise<Cut> {
-  const failure = (error: unknown, folder?: SourceFolder): unknown => {
-    if (signal.aborted) return signal.reason;
-    const where = folder ? `the items of folder ${folder.path.join('/')}` : 'the folders';
-    return new ExportError('SourceUnavailable', `job ${jobId}: could not list ${where}`, {
-      cause: error,
-    });
-  };
-
-  let folders: SourceFolder[];
-  try {
-    folders = await source.listFolders(signal);
-  } catch (error) {
-    throw failure(error);
-  }
-
-  // The map is filled in the folders' order whatever order the listings end in.
-  const lists: (readonly SourceItem[])[] = [];
-  let next = 0;
-  let failed = false;
-  const lister = async (): Promise<void> => {
-    while (next < folders.length && !failed) {
-      const index = next++;
-      const folder = folders[index]!;
-      try {
-        lists[index] = await source.listItems(folder, signal);
-      } catch (error) {
-        failed = true;
-        throw failure(error, folder);
-      }
-    }
-  };
-  const listers = Array.from({ length: Math.min(LISTING_CONCURRENCY, folders.length) }, lister);
-  const settled = await Promise.allSettled(listers);
-  const rejected = settled.find((outcome) => outcome.status === 'rejected');
-  if (rejected) throw rejected.reason;
-
-  const items = new Map(folders.map((folder, index) => [folder, lists[index]!] as const));
-  return { placements: planFolders(folders), items };
-}
-
-function openSpool(jobId: string): RecordSpool<ManifestItem> {
-  try {
-    return new RecordSpool<ManifestItem>();
-  } catch (error) {
-    const message = `job ${jobId}: could not make a file for the manifest under ${tmpdir()}`;
-    throw new ExportError('Internal', message, { cause: error });
-  }
-}
 
 function epochSeconds(date: Date): string {
   return String(Math.floor(date.getTime() / 1000));
@@ -87,21 +27,6 @@ function asWriteFailure(error: unknown, options: ExportOptions, key: string): Ex
   return new ExportError('WriteFailed', `job ${options.jobId}: could not store ${where}`, {
     cause: error,
   });
-}
-
-function totalsOf(cut: Cut): { itemsTotal: number; bytesTotal: number } {
-  let itemsTotal = 0;
-  let bytesTotal = 0;
-  let sizesKnown = true;
-  for (const items of cut.items.values()) {
-    for (const item of items) {
-      if (item.kind !== 'message' && item.kind !== 'event') continue;
-      itemsTotal++;
-      if (item.size === undefined) sizesKnown = false;
-      else bytesTotal += item.size;
-    }
-  }
-  return { itemsTotal, bytesTotal: sizesKnown ? bytesTotal : 0 };
 }
 
 /**
@@ -130,10 +55,15 @@ export async function runExport(options: ExportOptions): Promise<ExportResult> {
   const pending: Promise<unknown>[] = [];
   try {
     if (controller.signal.aborted) throw controller.signal.reason;
-    const cut = await takeCut(options.source, options.jobId, controller.signal);
-    const { zipLog, zipBytes, totals } = await writeZip(options, cut, controller, (work) => {
-      pending.push(work);
-    });
+    const cut = await Cut.take(options.source, options.jobId, controller.signal);
+    let zipped: ZipOutcome;
+    try {
+      zipped = await writeZip(options, cut, controller, (work) => pending.push(work));
+    } finally {
+      // A read of the cut still under way closes the file once it has settled.
+      cut.close();
+    }
+    const { zipLog, zipBytes, totals } = zipped;
     const log = await writeLog(options, zipLog);
     return {
       log,
@@ -173,7 +103,11 @@ async function writeZip(
   const zip = new ZipWriter(options.compression ?? 'default');
   const progress = new ProgressReporter(
     options.onProgress,
-    { foldersTotal: cut.placements.length, ...totalsOf(cut) },
+    {
+      foldersTotal: cut.placements.length,
+      itemsTotal: cut.itemsTotal,
+      bytesTotal: cut.bytesTotal,
+    },
     options.progressEventMs,
   );
   const digest = new DigestStream('sha384', (bytes) => {
@@ -209,18 +143,7 @@ async function writeZip(
     if (!signal.aborted) controller.abort(asWriteFailure(error, options, options.zipKey));
   });
 
-  const manifest: ManifestDraft = {
-    format: 'mailbox-export-manifest',
-    version: 1,
-    jobId: options.jobId,
-    startTime: options.startTime.toISOString(),
-    compression: options.compression ?? 'default',
-    folders: [],
-    items: openSpool(options.jobId),
-    nonExportable: [],
-    unreadable: [],
-    deleted: [],
-  };
+  const manifest = openManifest(options);
   try {
     const context = { options, outcomes: new InOrder(), cut, zip, manifest, progress, signal };
     const entries = writeEntries(context);
@@ -248,7 +171,7 @@ async function writeZip(
     };
     return { zipLog, zipBytes: digest.bytes, totals };
   } finally {
-    manifest.items.close();
+    closeManifest(manifest);
   }
 }
 

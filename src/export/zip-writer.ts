@@ -4,6 +4,7 @@ import { constants as zlib, crc32, deflateRaw, type ZlibOptions } from 'node:zli
 
 import type { Compression } from '../core/export.js';
 import { EntryWorkers, type EntryFacts } from './entry-workers.js';
+import { openByteSpool } from './spool.js';
 import {
   centralHeader,
   dataDescriptor,
@@ -76,37 +77,6 @@ const OUTPUT_CHUNK_BYTES = 256 * 1024;
 
 const deflate = promisify<Buffer, ZlibOptions, Buffer>(deflateRaw);
 
-const SLAB_BYTES = 64 * 1024;
-
-/**
- * Records kept until the end, copied into slabs of 64 KiB: the central directory of a mailbox
- * of 60,000 messages, kept as a Buffer per record, cost 15 MiB and 60,000 objects for the
- * garbage collector to walk, for 5 MiB of records.
- */
-class ByteSlabs {
-  readonly #full: Buffer[] = [];
-  #slab = Buffer.alloc(SLAB_BYTES);
-  #used = 0;
-  count = 0;
-
-  append(record: Buffer): void {
-    this.count++;
-    if (record.length > SLAB_BYTES - this.#used) {
-      this.#full.push(this.#slab.subarray(0, this.#used));
-      this.#slab = Buffer.alloc(Math.max(SLAB_BYTES, record.length));
-      this.#used = 0;
-    }
-    record.copy(this.#slab, this.#used);
-    this.#used += record.length;
-  }
-
-  /** The records in the order appended, a slab at a time. */
-  *slabs(): Generator<Buffer> {
-    yield* this.#full;
-    if (this.#used > 0) yield this.#slab.subarray(0, this.#used);
-  }
-}
-
 /** One file of the zip: its blocks in order, as they are read and compressed. */
 interface FileEntry {
   readonly name: Buffer;
@@ -140,7 +110,12 @@ export class ZipWriter {
   readonly output = new PassThrough({ highWaterMark: OUTPUT_CHUNK_BYTES });
   readonly #level: number;
   readonly #queue: QueuedEntry[] = [];
-  readonly #central = new ByteSlabs();
+  /**
+   * The central directory, a record per entry, waits on disk until the end: a mailbox of a
+   * million messages would otherwise keep a hundred MiB of it in memory.
+   */
+  readonly #central = openByteSpool("the zip's central directory");
+  #entries = 0;
   #offset = 0;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -244,6 +219,7 @@ export class ZipWriter {
     this.#failure = error;
     this.#changed();
     this.output.destroy(error);
+    this.#central.close();
     void this.workers.close();
   }
 
@@ -350,11 +326,12 @@ export class ZipWriter {
     }
 
     const directoryOffset = this.#offset;
-    for (const slab of this.#central.slabs()) await this.#write(slab);
+    for await (const records of this.#central.read()) await this.#write(records);
     const directorySize = this.#offset - directoryOffset;
-    await this.#write(endRecords(this.#central.count, directoryOffset, directorySize));
+    await this.#write(endRecords(this.#entries, directoryOffset, directorySize));
     await this.#flush();
     this.#complete = true;
+    this.#central.close();
     await this.workers.close();
     this.output.end();
   }
@@ -363,7 +340,7 @@ export class ZipWriter {
     const offset = this.#offset;
     await this.#write(localHeader(name, METHOD_STORE, true));
     const record = { name, directory: true, method: METHOD_STORE, offset };
-    this.#central.append(centralHeader({ ...record, crc32: 0, compressedSize: 0, size: 0 }));
+    this.#addCentral(centralHeader({ ...record, crc32: 0, compressedSize: 0, size: 0 }));
   }
 
   async #writeFile(entry: FileEntry): Promise<void> {
@@ -390,7 +367,7 @@ export class ZipWriter {
 
     const record = { ...entry, directory: false, compressedSize, offset };
     await this.#write(dataDescriptor(record));
-    this.#central.append(centralHeader(record));
+    this.#addCentral(centralHeader(record));
   }
 
   async #writeWhole(files: WholeFiles): Promise<void> {
@@ -416,8 +393,13 @@ export class ZipWriter {
         offset,
       };
       await this.#write(dataDescriptor(record));
-      this.#central.append(centralHeader(record));
+      this.#addCentral(centralHeader(record));
     }
+  }
+
+  #addCentral(record: Buffer): void {
+    this.#central.append(record);
+    this.#entries++;
   }
 
   /** Gathers small records into output chunks; a chunk goes out once it is full. */

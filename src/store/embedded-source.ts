@@ -63,6 +63,9 @@ const WHOLE_ITEM_BYTES = 256 * 1024;
  */
 const SYNC_SLICE_MS = 10;
 
+/** A listed item's file from its folder's directory: `cur/NAME` or `new/NAME`, or `NAME`. */
+const LOCATOR = /^(?:(?:cur|new)\/)?(?!\.\.?$)[^/]+$/;
+
 /** Counts time spent in synchronous calls and gives way to other work once a slice is used. */
 class TimeSlice {
   #start = performance.now();
@@ -116,11 +119,6 @@ export function openEmbeddedMailbox(options: EmbeddedMailboxOptions): MailboxSou
 
 class EmbeddedMailbox implements MailboxSource {
   private readonly folderPlaces = new WeakMap<SourceFolder, FolderPlace>();
-  /**
-   * Where each listed item's file was, from its folder's directory: the cut keeps these until
-   * the export ends, and a full path would more than double their size.
-   */
-  private readonly itemFiles = new WeakMap<SourceItem, string>();
 
   constructor(private readonly options: EmbeddedMailboxOptions) {}
 
@@ -223,9 +221,15 @@ class EmbeddedMailbox implements MailboxSource {
     return folder.kind === 'mail' ? this.listedFile(this.placeOf(folder), item) : undefined;
   }
 
+  /**
+   * Where the item's file was when it was listed. Its locator is the file's name from the
+   * folder's directory (a full path would more than double what the cut keeps per item); one
+   * that names anything else is not used.
+   */
   private listedFile(place: FolderPlace, item: SourceItem): string | undefined {
-    const file = this.itemFiles.get(item);
-    return file === undefined ? undefined : join(place.dir, file);
+    const file = item.locator;
+    if (file === undefined || !LOCATOR.test(file)) return undefined;
+    return join(place.dir, file);
   }
 
   async close(): Promise<void> {}
@@ -349,8 +353,8 @@ class EmbeddedMailbox implements MailboxSource {
 
     const ids = [...files.keys()].sort(compareStrings);
     const items: SourceItem[] = [];
-    // The cut keeps every item until the export ends: messages with the same flags share one
-    // list of them, as most of a folder's do.
+    // A folder's listing is held whole until it is sorted and kept on disk: messages with the
+    // same flags share one list of them, as most of a folder's do.
     const flagLists = new Map<string, readonly string[]>();
     const flagsOf = (letters: string): readonly string[] => {
       let flags = flagLists.get(letters);
@@ -367,15 +371,14 @@ class EmbeddedMailbox implements MailboxSource {
       const { file, letters } = files.get(id)!;
       const info = statSync(join(dir, file), { throwIfNoEntry: false });
       if (!info?.isFile()) continue;
-      const item: SourceItem = {
+      items.push({
         id,
         kind: 'message',
         size: info.size,
         flags: flagsOf(letters),
         internalDate: info.mtime,
-      };
-      this.itemFiles.set(item, file);
-      items.push(item);
+        locator: file,
+      });
     }
     return items;
   }
@@ -396,7 +399,7 @@ class EmbeddedMailbox implements MailboxSource {
       const info = await statOrUndefined(file);
       if (!info?.isFile()) return undefined;
       const id = decodeFileName(name.slice(0, -extension.length));
-      const base = { id, size: info.size, internalDate: info.mtime };
+      const base = { id, size: info.size, internalDate: info.mtime, locator: name };
       let item: SourceItem;
       if (folder.kind === 'contacts') item = { ...base, kind: 'contact' };
       else {
@@ -406,7 +409,6 @@ class EmbeddedMailbox implements MailboxSource {
         }));
         item = { ...base, ...kind };
       }
-      this.itemFiles.set(item, name);
       return item;
     });
     return items.filter((item): item is SourceItem => item !== undefined);

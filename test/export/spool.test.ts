@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
 
-import { RecordSpool } from '../../src/export/record-spool.js';
+import { RecordSpool } from '../../src/export/spool.js';
 
 /** The manifest's items wait on disk during an export; these records must come back intact. */
 
@@ -31,6 +31,26 @@ describe('RecordSpool', () => {
 
       assert.equal(spool.length, records.length);
       assert.deepEqual(await readAll(spool), records);
+    } finally {
+      spool.close();
+    }
+  });
+
+  it('gives back the records pushed between two marks, and those alone', async () => {
+    const spool = new RecordSpool<string>();
+    try {
+      // Runs longer than a read, of characters of one to four bytes.
+      const runs = [['a', 'ü'], Array.from({ length: 120_000 }, (_, n) => `${n}𝄞€`), [], ['z']];
+      const ranges = runs.map((run) => {
+        const start = spool.bytes;
+        for (const record of run) spool.push(record);
+        return { start, end: spool.bytes };
+      });
+      for (const [index, range] of ranges.entries()) {
+        const records: string[] = [];
+        for await (const line of spool.lines(range)) records.push(JSON.parse(line) as string);
+        assert.deepEqual(records, runs[index]);
+      }
     } finally {
       spool.close();
     }
