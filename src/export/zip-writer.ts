@@ -77,6 +77,34 @@ const OUTPUT_CHUNK_BYTES = 256 * 1024;
 
 const deflate = promisify<Buffer, ZlibOptions, Buffer>(deflateRaw);
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The first `count` bytes of `parts`, taken off them: a view of the first part when it holds
+ * them all, as it does when a source reads in blocks of that size, else a copy. Every Buffer
+ * made costs the garbage collector, which V8 runs for each 64 MiB of them.
+ */
+function takeBytes(parts: Buffer[], count: number): Buffer {
+  const first = parts[0]!;
+  if (first.length >= count) {
+    if (first.length === count) parts.shift();
+    else parts[0] = first.subarray(count);
+    return first.subarray(0, count);
+  }
+
+  const block = Buffer.allocUnsafe(count);
+  let filled = 0;
+  while (filled < count) {
+    const part = parts[0]!;
+    const used = Math.min(part.length, count - filled);
+    part.copy(block, filled, 0, used);
+    filled += used;
+    if (used === part.length) parts.shift();
+    else parts[0] = part.subarray(used);
+  }
+  return block;
+}
+
 /** One file of the zip: its blocks in order, as they are read and compressed. */
 interface FileEntry {
   readonly name: Buffer;
@@ -225,7 +253,7 @@ export class ZipWriter {
 
   /** Cuts `data` into blocks and starts each one's compression, as far ahead as allowed. */
   async #read(entry: FileEntry, data: Readable | Buffer, zipPath: string): Promise<void> {
-    let parts: Buffer[] = [];
+    const parts: Buffer[] = [];
     let partBytes = 0;
     let window: Buffer | undefined;
 
@@ -236,7 +264,11 @@ export class ZipWriter {
       else this.#blocksAhead++;
       entry.small = small;
       entry.blocks.push(this.#compress(block, window, last, small));
-      window = Buffer.from(block.subarray(Math.max(0, block.length - WINDOW_BYTES)));
+      // Only deflate needs the window; a copy, so that the block's memory can go once written.
+      window =
+        this.#level === 0
+          ? EMPTY
+          : Buffer.from(block.subarray(Math.max(0, block.length - WINDOW_BYTES)));
       this.#changed();
     };
 
@@ -251,13 +283,11 @@ export class ZipWriter {
 
         // A full block goes once a byte past it is known: only then is it not the last.
         while (partBytes > BLOCK_BYTES) {
-          const all = Buffer.concat(parts, partBytes);
-          parts = [all.subarray(BLOCK_BYTES)];
           partBytes -= BLOCK_BYTES;
-          await submit(all.subarray(0, BLOCK_BYTES), false);
+          await submit(takeBytes(parts, BLOCK_BYTES), false);
         }
       }
-      await submit(Buffer.concat(parts, partBytes), true);
+      await submit(parts.length === 1 ? parts[0]! : Buffer.concat(parts, partBytes), true);
     } catch (error) {
       if (!Buffer.isBuffer(data)) data.destroy();
       if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {

@@ -360,9 +360,9 @@ function fileWriter(handle: FileHandle, start: number): Writable {
       }, callback);
     },
     writev(chunks, callback) {
-      const data = Buffer.concat(chunks.map((c) => c.chunk as Buffer));
-      writeAll(handle, data, position).then(() => {
-        position += data.length;
+      const buffers = chunks.map((c) => c.chunk as Buffer);
+      writevAll(handle, buffers, position).then((written) => {
+        position += written;
         callback();
       }, callback);
     },
@@ -380,6 +380,30 @@ async function writeAll(handle: FileHandle, data: Buffer, position: number): Pro
     );
     written += bytesWritten;
   }
+}
+
+/**
+ * Writes `buffers` one after the other in one call where the system takes them all, without
+ * joining them first: joined, every MiB sealed would be copied once more.
+ */
+async function writevAll(
+  handle: FileHandle,
+  buffers: readonly Buffer[],
+  position: number,
+): Promise<number> {
+  const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+  const { bytesWritten } = await handle.writev(buffers, position);
+  if (bytesWritten === total) return total;
+
+  // A short write: the rest, buffer by buffer.
+  let skipped = 0;
+  for (const buffer of buffers) {
+    const done = Math.min(buffer.length, Math.max(0, bytesWritten - skipped));
+    if (done < buffer.length)
+      await writeAll(handle, buffer.subarray(done), position + skipped + done);
+    skipped += buffer.length;
+  }
+  return total;
 }
 
 function putError(error: unknown, request: PutObjectRequest): unknown {
