@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+
 import { ExportError } from '../core/errors.js';
 import {
   EXPORTABLE_KINDS,
@@ -129,13 +131,27 @@ export class Cut {
     const run = this.#runs.get(folder);
     if (run === undefined) return;
     let chunk: SourceItem[] = [];
-    for await (const line of this.#spool.lines(run)) {
-      chunk.push(itemOf(line));
-      if (chunk.length < CUT_CHUNK_ITEMS) continue;
-      yield chunk;
-      chunk = [];
+    const lines = this.#spool.lines(run);
+    try {
+      for (;;) {
+        // The file is ours: a failure to read it back is not the source's.
+        let next: IteratorResult<string>;
+        try {
+          next = await lines.next();
+        } catch (error) {
+          const message = `the job's cut could not be read back from ${tmpdir()}`;
+          throw new ExportError('Internal', message, { cause: error });
+        }
+        if (next.done === true) break;
+        chunk.push(itemOf(next.value));
+        if (chunk.length < CUT_CHUNK_ITEMS) continue;
+        yield chunk;
+        chunk = [];
+      }
+      if (chunk.length > 0) yield chunk;
+    } finally {
+      await lines.return(undefined);
     }
-    if (chunk.length > 0) yield chunk;
   }
 
   close(): void {
