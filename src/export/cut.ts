@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 
-import { ExportError } from '../core/errors.js';
+import { ExportError, messageOf } from '../core/errors.js';
 import {
   EXPORTABLE_KINDS,
   type ItemKind,
@@ -123,6 +123,13 @@ export class Cut {
       throw error;
     }
     if (!cut.#sizesKnown) cut.bytesTotal = 0;
+    // A temporary folder too full for the cut shows now, not once the zip is half written.
+    try {
+      cut.#spool.flush();
+    } catch (error) {
+      cut.close();
+      throw error;
+    }
     return cut;
   }
 
@@ -139,7 +146,8 @@ export class Cut {
         try {
           next = await lines.next();
         } catch (error) {
-          const message = `the job's cut could not be read back from ${tmpdir()}`;
+          if (error instanceof ExportError) throw error;
+          const message = `the job's cut could not be read back from ${tmpdir()}: ${messageOf(error)}`;
           throw new ExportError('Internal', message, { cause: error });
         }
         if (next.done === true) break;

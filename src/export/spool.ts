@@ -61,7 +61,7 @@ export class ByteSpool {
     this.#pending.push(data);
     this.#pendingBytes += data.length;
     this.#bytes += data.length;
-    if (this.#pendingBytes >= WRITE_BYTES) this.#flush();
+    if (this.#pendingBytes >= WRITE_BYTES) this.flush();
   }
 
   /**
@@ -72,7 +72,7 @@ export class ByteSpool {
     range: SpoolRange = { start: 0, end: this.#bytes },
     reuse = false,
   ): AsyncGenerator<Buffer> {
-    this.#flush();
+    this.flush();
     let position = range.start;
     let buffer: Buffer | undefined;
     while (position < range.end) {
@@ -99,7 +99,8 @@ export class ByteSpool {
     else void this.#reading.catch(() => undefined).then(() => closeSync(fd));
   }
 
-  #flush(): void {
+  /** Writes what is gathered; `read` does it anyway. */
+  flush(): void {
     if (this.#pendingBytes === 0 || this.#closed) return;
     const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
     this.#pending = [];
@@ -152,6 +153,11 @@ export class RecordSpool<T> {
       if (last !== -1) yield* data.toString('utf8', 0, last).split('\n');
     }
     if (carry.length > 0) yield carry.toString('utf8');
+  }
+
+  /** Writes what is gathered; `lines` does it anyway. */
+  flush(): void {
+    this.#bytes.flush();
   }
 
   close(): void {

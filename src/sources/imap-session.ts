@@ -103,7 +103,7 @@ export class FolderSession {
     this.#discard();
     const connection = await this.lender.lease(this.signal);
     this.#connection = connection;
-    let mailbox: MailboxObject;
+    let mailbox: MailboxObject | undefined;
     try {
       mailbox = await connection.client.mailboxOpen(this.serverPath, { readOnly: true });
     } catch (error) {
@@ -111,6 +111,12 @@ export class FolderSession {
         throw new FolderMissingError(this.#label, { cause: error });
       }
       throw error;
+    }
+    // imapflow answers a SELECT cut short by the connection closing with nothing at all, before
+    // the connection itself is known to be closed: that is a dropped connection too.
+    if (!mailbox) {
+      const message = `the connection to ${this.lender.server} closed while folder ${this.#label} was selected`;
+      throw new ImapConnectError(message, true, { cause: new Error('SELECT gave no answer') });
     }
 
     const validity = mailbox.uidValidity.toString();

@@ -16,23 +16,30 @@ import { filesUnder } from '../helpers/files.js';
  * The embedded object store on a full file system: a tmpfs of 2 MiB, mounted for the test
  * (the tests run as root), receives an export of about 3 MiB that does not compress. The job
  * fails with an `ExportError` that says the disk is full, and the bucket holds no object and
- * no temporary file. Skipped, saying why, where mounting is not permitted.
+ * no temporary file. The same for a full temporary folder, where an export keeps its cut and
+ * its manifest's records. Skipped, saying why, where mounting is not permitted.
  */
 
 const run = promisify(execFile);
 
 let root: string;
 let mountPoint: string;
+let smallTmp: string;
 let mounted = false;
+let tmpMounted = false;
 let mountRefusal = '';
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'mbx-hostile-disk-'));
   mountPoint = join(root, 'small-disk');
+  smallTmp = join(root, 'small-tmp');
   await mkdir(mountPoint);
   try {
     await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint]);
     mounted = true;
+    await mkdir(smallTmp);
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', smallTmp]);
+    tmpMounted = true;
   } catch (error) {
     mountRefusal = (error as Error).message.split('\n')[0] ?? 'mount failed';
   }
@@ -40,6 +47,7 @@ before(async () => {
 
 after(async () => {
   if (mounted) await run('umount', [mountPoint]);
+  if (tmpMounted) await run('umount', [smallTmp]);
   await rm(root, { recursive: true, force: true });
 });
 
@@ -104,5 +112,38 @@ describe('a full disk under the embedded object store', () => {
     assert.match(failure.message, /export-log\.json.*no space left on device/);
     assert.deepEqual(await filesUnder(store.bucketDir), before, 'the zip stands without its log');
     assert.match(failure.message, /deleted again/);
+  });
+
+  it('fails the export as Internal, naming TMPDIR, when the temporary folder is full', async (t) => {
+    if (!tmpMounted) {
+      t.skip(`cannot mount a tmpfs here (${mountRefusal})`);
+      return;
+    }
+
+    // Some 300 KiB of cut and more of manifest, against 64 KiB of temporary folder.
+    const mailboxDir = join(root, 'many-small');
+    const writer = await MailboxWriter.open(mailboxDir, { durable: false });
+    for (let i = 0; i < 2000; i++) {
+      await writer.deliverMessage(['INBOX'], `Subject: small ${i}\r\n\r\nbody ${i}\r\n`);
+    }
+    const store = await openEmbeddedStore(join(root, 'tmp-full'));
+    const before = await filesUnder(store.bucketDir);
+
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = smallTmp;
+    const failure = await runEmbedded(mailboxDir, store.objects, store.kmsKeyArn).then(
+      () => undefined,
+      (error: unknown) => error,
+      // The store's own files are not in TMPDIR: only the export's records are.
+    );
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+
+    assert.ok(failure instanceof ExportError, `not an ExportError: ${String(failure)}`);
+    assert.equal(failure.code, 'Internal');
+    assert.ok(failure.message.includes(smallTmp), failure.message);
+    assert.match(failure.message, /no space left on device/);
+    assert.deepEqual(await filesUnder(store.bucketDir), before, 'an object or temp file is left');
+    assert.deepEqual(await filesUnder(smallTmp), [], 'a record file is left in TMPDIR');
   });
 });
