@@ -56,7 +56,9 @@ async function treeBytes(dir: string): Promise<number> {
 export async function sourceSizeMb(source: MailboxSource, signal: AbortSignal): Promise<number> {
   let total = 0;
   for (const folder of await source.listFolders(signal)) {
-    for (const item of await source.listItems(folder, signal)) total += item.size ?? 0;
+    for await (const chunk of source.listItems(folder, signal)) {
+      for (const item of chunk) total += item.size ?? 0;
+    }
   }
   return Math.ceil(total / MB);
 }

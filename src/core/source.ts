@@ -71,7 +71,13 @@ export type ItemContent =
  */
 export interface MailboxSource {
   listFolders(signal: AbortSignal): Promise<SourceFolder[]>;
-  listItems(folder: SourceFolder, signal: AbortSignal): Promise<SourceItem[]>;
+  /**
+   * The folder's items, a chunk at a time, in any order. A folder may hold millions of
+   * items: a source yields them as it finds them rather than gathering them, so that listing
+   * one costs memory for a chunk, not for the folder. Ids are meant to be unique in a folder;
+   * an id listed twice (two files that claim one Maildir name) is two items, both exported.
+   */
+  listItems(folder: SourceFolder, signal: AbortSignal): AsyncIterable<readonly SourceItem[]>;
   /**
    * Yields the items in the given order. The consumer reads each body to its end (or destroys
    * it) before it asks for the next, so a backend may pipeline requests but never has to hold
@@ -101,4 +107,15 @@ export class ItemVanishedError extends Error {
     super(message, options);
     this.name = 'ItemVanishedError';
   }
+}
+
+/** Every item of a folder at once, for callers that hold a folder's listing anyway. */
+export async function listAllItems(
+  source: MailboxSource,
+  folder: SourceFolder,
+  signal: AbortSignal,
+): Promise<SourceItem[]> {
+  const items: SourceItem[] = [];
+  for await (const chunk of source.listItems(folder, signal)) items.push(...chunk);
+  return items;
 }

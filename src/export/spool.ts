@@ -65,12 +65,14 @@ export class ByteSpool {
   }
 
   /**
-   * The bytes of `range` (all of them by default), in chunks of their own; with `reuse`, in
-   * one buffer that the next chunk overwrites, for a reader that copies what it keeps.
+   * The bytes of `range` (all of them by default), in chunks of their own of `chunkBytes` at
+   * most; with `reuse`, in one buffer that the next chunk overwrites, for a reader that copies
+   * what it keeps.
    */
   async *read(
     range: SpoolRange = { start: 0, end: this.#bytes },
     reuse = false,
+    chunkBytes = READ_BYTES,
   ): AsyncGenerator<Buffer> {
     this.flush();
     let position = range.start;
@@ -78,7 +80,7 @@ export class ByteSpool {
     while (position < range.end) {
       // A closed descriptor's number may already name another file.
       if (this.#closed) throw new Error('a spool was closed while it was read');
-      const size = Math.min(READ_BYTES, range.end - position);
+      const size = Math.min(chunkBytes, range.end - position);
       const chunk = reuse ? (buffer ??= Buffer.allocUnsafeSlow(size)) : Buffer.allocUnsafe(size);
       this.#reading = readAt(this.#fd, chunk, 0, size, position);
       const { bytesRead } = (await this.#reading) as { bytesRead: number };
@@ -141,10 +143,13 @@ export class RecordSpool<T> {
     this.#count++;
   }
 
-  /** The JSON of every record, or of those in `range`, in the order pushed, one by one. */
-  async *lines(range?: SpoolRange): AsyncGenerator<string> {
+  /**
+   * The JSON of every record, or of those in `range`, in the order pushed, one by one, read
+   * `chunkBytes` at a time: less for a reader that reads many ranges at once.
+   */
+  async *lines(range?: SpoolRange, chunkBytes?: number): AsyncGenerator<string> {
     let carry = Buffer.alloc(0);
-    for await (const chunk of this.#bytes.read(range, true)) {
+    for await (const chunk of this.#bytes.read(range, true, chunkBytes)) {
       // Lines are decoded whole: a chunk may end inside a line, even inside a character. What
       // is carried over is copied, as the next chunk overwrites this one.
       const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;

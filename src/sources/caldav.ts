@@ -152,7 +152,12 @@ class CaldavCalendars implements MailboxSource {
     return folders;
   }
 
-  async listItems(folder: SourceFolder, signal: AbortSignal): Promise<SourceItem[]> {
+  /** A collection in one chunk: its PROPFIND comes back as one response, held whole anyway. */
+  async *listItems(folder: SourceFolder, signal: AbortSignal): AsyncGenerator<SourceItem[]> {
+    yield await this.#listCollection(folder, signal);
+  }
+
+  async #listCollection(folder: SourceFolder, signal: AbortSignal): Promise<SourceItem[]> {
     const url = this.#urlOf(folder);
     const members = await this.#propfind(
       url,

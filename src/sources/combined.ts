@@ -32,7 +32,7 @@ export function combineSources(...sources: readonly MailboxSource[]): MailboxSou
       return all;
     },
 
-    listItems(folder: SourceFolder, signal: AbortSignal): Promise<SourceItem[]> {
+    listItems(folder: SourceFolder, signal: AbortSignal): AsyncIterable<readonly SourceItem[]> {
       return ownerOf(folder).listItems(folder, signal);
     },
 

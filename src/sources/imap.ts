@@ -20,6 +20,9 @@ import {
 export type { ImapAdminAuth, ImapSourceOptions } from './imap-connection.js';
 export { ImapConnectError } from './imap-connection.js';
 
+/** Messages whose flags, sizes and dates are fetched by one FETCH while a folder is listed. */
+const LISTING_CHUNK_ITEMS = 1024;
+
 /**
  * Opens one user's mailbox on an IMAP server with an admin login, and checks the login at once
  * so that a wrong password or an unreachable server fails here with a message that says what
@@ -148,30 +151,43 @@ class ImapMailbox implements MailboxSource, ConnectionLender {
     return folders.sort(comparePaths);
   }
 
-  async listItems(folder: SourceFolder, signal: AbortSignal): Promise<SourceItem[]> {
+  /**
+   * The UIDs first, by one SEARCH, then their flags, sizes and dates by FETCH, a chunk at a
+   * time: a folder of a million messages is never held whole, and a connection lost midway
+   * costs a chunk again, not the folder.
+   */
+  async *listItems(folder: SourceFolder, signal: AbortSignal): AsyncGenerator<SourceItem[]> {
     const session = this.#session(folder, signal);
     try {
-      return await session.run(async ({ client }) => {
+      const uids = await session.run(async ({ client }) => {
         const mailbox = session.mailbox;
         if (!mailbox || mailbox.exists === 0) return [];
         // UIDs below UIDNEXT at SELECT are exactly what the folder held then (RFC 3501
         // section 2.3.1.1); a message appended later gets a higher UID and is left out. A
-        // server that does not tell UIDNEXT gets `1:*`: what the folder holds at the FETCH.
+        // server that does not tell UIDNEXT gets `1:*`: what the folder holds at the SEARCH.
         const next = mailbox.uidNext;
         const known = Number.isInteger(next) && next > 0;
         if (known && next <= 1) return [];
-        const items: SourceItem[] = [];
-        for await (const m of client.fetch(
-          known ? `1:${next - 1}` : '1:*',
-          { uid: true, flags: true, internalDate: true, size: true },
-          { uid: true },
-        )) {
-          items.push(toItem(m.uid, m.size, m.flags, m.internalDate));
+        const found = await client.search({ uid: known ? `1:${next - 1}` : '1:*' }, { uid: true });
+        if (found === false || found === undefined) {
+          throw new Error(`the server refused to SEARCH folder ${folder.path.join('/')}`);
         }
-        return items.sort((a, b) => Number(a.id) - Number(b.id));
+        return found;
       });
+
+      for (let start = 0; start < uids.length; start += LISTING_CHUNK_ITEMS) {
+        const set = uidSet(uids.slice(start, start + LISTING_CHUNK_ITEMS));
+        yield await session.run(async ({ client }) => {
+          const items: SourceItem[] = [];
+          const query = { uid: true, flags: true, internalDate: true, size: true };
+          for await (const m of client.fetch(set, query, { uid: true })) {
+            items.push(toItem(m.uid, m.size, m.flags, m.internalDate));
+          }
+          return items;
+        });
+      }
     } catch (error) {
-      if (error instanceof FolderMissingError) return [];
+      if (error instanceof FolderMissingError) return;
       throw error;
     } finally {
       session.release();
@@ -242,6 +258,19 @@ class ImapMailbox implements MailboxSource, ConnectionLender {
     const serverPath = this.#serverPaths.get(JSON.stringify(folder.path)) ?? folder.path.join('/');
     return new FolderSession(this, folder, serverPath, signal);
   }
+}
+
+/** UIDs as an IMAP sequence set, each run of consecutive ones as `first:last`. */
+export function uidSet(uids: readonly number[]): string {
+  const sorted = [...uids].sort((a, b) => a - b);
+  const runs: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    runs.push(j === i ? String(sorted[i]) : `${sorted[i]}:${sorted[j]}`);
+    i = j + 1;
+  }
+  return runs.join(',');
 }
 
 function toItem(

@@ -1,5 +1,5 @@
-import { createReadStream, statSync, type Dirent } from 'node:fs';
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { createReadStream, statSync, type Dir, type Dirent } from 'node:fs';
+import { open, opendir, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
@@ -24,7 +24,12 @@ import {
   maildirDirName,
 } from './layout.js';
 import { MaildirIndex } from './maildir-index.js';
-import { flagsOfLetters, parseMaildirFileName, readKeywordTable } from './maildir-format.js';
+import {
+  flagsOfLetters,
+  parseMaildirFileName,
+  readKeywordTable,
+  type MaildirName,
+} from './maildir-format.js';
 
 export interface EmbeddedMailboxOptions {
   /** A Maildir++ root as Dovecot lays it out (the root is INBOX). */
@@ -45,6 +50,14 @@ interface FolderPlace {
  * to tell its kind): enough to hide latency, few file descriptors.
  */
 const STAT_CONCURRENCY = 16;
+
+/** Messages of a Maildir folder listed at a time. */
+const LISTING_CHUNK_ITEMS = 1024;
+
+/** A file of a Maildir folder, `cur/NAME` or `new/NAME`, and what its name says. */
+interface MaildirFile extends MaildirName {
+  readonly file: string;
+}
 
 /**
  * Items opened ahead of the one being read, and the bytes of small items read whole ahead of
@@ -136,11 +149,11 @@ class EmbeddedMailbox implements MailboxSource {
     return [...mail, ...calendars, ...contacts];
   }
 
-  async listItems(folder: SourceFolder, signal: AbortSignal): Promise<SourceItem[]> {
+  async *listItems(folder: SourceFolder, signal: AbortSignal): AsyncGenerator<SourceItem[]> {
     signal.throwIfAborted();
     const place = this.placeOf(folder);
-    if (folder.kind === 'mail') return this.listMessages(place.dir, signal);
-    return this.listCollectionItems(folder, place.dir, signal);
+    if (folder.kind === 'mail') yield* this.listMessages(place.dir, signal);
+    else yield await this.listCollectionItems(folder, place.dir, signal);
   }
 
   /**
@@ -347,23 +360,14 @@ class EmbeddedMailbox implements MailboxSource {
     });
   }
 
-  private async listMessages(dir: string, signal: AbortSignal): Promise<SourceItem[]> {
+  /**
+   * A Maildir folder's messages, cur/ as it is read. new/ is read whole first, so that a name
+   * found in both (a move caught half-way, a stale copy) is read from cur/; new/ holds what no
+   * client has seen yet, usually little.
+   */
+  private async *listMessages(dir: string, signal: AbortSignal): AsyncGenerator<SourceItem[]> {
     const keywords = await readKeywordTable(dir);
-    const files = new Map<string, { file: string; letters: string }>();
-
-    // cur/ last, so that a unique name found in both (a move caught half-way) reads from cur/.
-    for (const sub of ['new', 'cur']) {
-      for (const name of await readdirOrEmpty(join(dir, sub))) {
-        if (name.startsWith('.')) continue;
-        const { uniqueName, flagLetters } = parseMaildirFileName(name);
-        files.set(uniqueName, { file: `${sub}/${name}`, letters: flagLetters });
-      }
-    }
-
-    const ids = [...files.keys()].sort(compareStrings);
-    const items: SourceItem[] = [];
-    // A folder's listing is held whole until it is sorted and kept on disk: messages with the
-    // same flags share one list of them, as most of a folder's do.
+    // Messages with the same flags share one list of them, as most of a folder's do.
     const flagLists = new Map<string, readonly string[]>();
     const flagsOf = (letters: string): readonly string[] => {
       let flags = flagLists.get(letters);
@@ -374,22 +378,44 @@ class EmbeddedMailbox implements MailboxSource {
       return flags;
     };
     const slice = new TimeSlice();
-    for (const id of ids) {
-      signal.throwIfAborted();
-      await slice.giveWay();
-      const { file, letters } = files.get(id)!;
+    const named = async function* (sub: string): AsyncGenerator<MaildirFile> {
+      for await (const name of namesIn(join(dir, sub))) {
+        signal.throwIfAborted();
+        await slice.giveWay();
+        if (!name.startsWith('.')) yield { file: `${sub}/${name}`, ...parseMaildirFileName(name) };
+      }
+    };
+
+    const fresh = new Map<string, MaildirFile>();
+    for await (const name of named('new')) fresh.set(name.uniqueName, name);
+
+    let chunk: SourceItem[] = [];
+    const take = ({ file, uniqueName, flagLetters }: MaildirFile): SourceItem[] | undefined => {
       const info = statSync(join(dir, file), { throwIfNoEntry: false });
-      if (!info?.isFile()) continue;
-      items.push({
-        id,
+      if (!info?.isFile()) return undefined;
+      chunk.push({
+        id: uniqueName,
         kind: 'message',
         size: info.size,
-        flags: flagsOf(letters),
+        flags: flagsOf(flagLetters),
         internalDate: info.mtime,
         locator: file,
       });
+      if (chunk.length < LISTING_CHUNK_ITEMS) return undefined;
+      const full = chunk;
+      chunk = [];
+      return full;
+    };
+    for await (const name of named('cur')) {
+      fresh.delete(name.uniqueName);
+      const full = take(name);
+      if (full) yield full;
     }
-    return items;
+    for (const name of fresh.values()) {
+      const full = take(name);
+      if (full) yield full;
+    }
+    if (chunk.length > 0) yield chunk;
   }
 
   private async listCollectionItems(
@@ -444,6 +470,18 @@ async function readUidValidity(dir: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** The names in a directory as they are read, none if it does not exist. */
+async function* namesIn(dir: string): AsyncGenerator<string> {
+  let opened: Dir;
+  try {
+    opened = await opendir(dir, { bufferSize: 256 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  for await (const entry of opened) yield entry.name;
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {

@@ -4,8 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import type { ItemContent, SourceFolder, SourceItem } from '../../src/core/source.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+import type {
+  ItemContent,
+  MailboxSource,
+  SourceFolder,
+  SourceItem,
+} from '../../src/core/source.js';
 import { CUT_CHUNK_ITEMS, Cut } from '../../src/export/cut.js';
+import { orderItems } from '../../src/export/layout.js';
 import { FixtureSource, type FixtureFolder } from './fixtures/file-source.js';
 import { exportSource, readManifest, readZip } from './fixtures/helpers.js';
 
@@ -44,8 +52,9 @@ class ListingSource extends FixtureSource {
     super(folders);
   }
 
-  override async listItems(folder: SourceFolder): Promise<SourceItem[]> {
-    return this.listing.length > 0 ? [...this.listing] : super.listItems(folder);
+  override async *listItems(folder: SourceFolder): AsyncGenerator<SourceItem[]> {
+    if (this.listing.length > 0) yield [...this.listing];
+    else yield* super.listItems(folder);
   }
 
   override readItems(
@@ -93,6 +102,54 @@ describe('the cut', () => {
       );
     } finally {
       cut.close();
+    }
+  });
+
+  it('sorts folders larger than a run in runs, merged, while others are listed', async () => {
+    // Ids of all shapes, in a scrambled order: numbers (sorted by value), names, repeats of
+    // neither. Each folder comes in small chunks, a turn apart, so that listings interleave.
+    const folders: SourceFolder[] = [0, 1, 2, 3, 4].map((n) => ({ path: [`F${n}`], kind: 'mail' }));
+    const listings = new Map<SourceFolder, SourceItem[]>();
+    folders.forEach((folder, n) => {
+      const count = [0, 5, 16, 17, 300][n]!;
+      const items = Array.from({ length: count }, (_, i): SourceItem => {
+        const k = (i * 7919) % count;
+        const id = k % 3 === 0 ? `m-${k}.host` : String(k * 13 + n);
+        return { id, kind: 'message', size: k, locator: `cur/${id}` };
+      });
+      listings.set(folder, items);
+    });
+    const source: MailboxSource = {
+      listFolders: async () => folders,
+      async *listItems(folder) {
+        const items = listings.get(folder)!;
+        for (let i = 0; i < items.length; i += 5) {
+          await nextTurn();
+          yield items.slice(i, i + 5);
+        }
+      },
+      readItems: () => {
+        throw new Error('not read');
+      },
+      close: async () => undefined,
+    };
+
+    for (const runItems of [16, 4, 100_000]) {
+      const cut = await Cut.take(source, 'job-1', new AbortController().signal, runItems);
+      try {
+        for (const placement of cut.placements) {
+          const back: SourceItem[] = [];
+          for await (const chunk of cut.items(placement.folder)) back.push(...chunk);
+          assert.deepEqual(
+            back,
+            orderItems(listings.get(placement.folder)!),
+            `runs of ${runItems}`,
+          );
+        }
+        assert.equal(cut.itemsTotal, 5 + 16 + 17 + 300);
+      } finally {
+        cut.close();
+      }
     }
   });
 

@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import type { MailboxSource, SourceFolder, SourceItem } from '../../src/core/source.js';
+import {
+  listAllItems,
+  type MailboxSource,
+  type SourceFolder,
+  type SourceItem,
+} from '../../src/core/source.js';
 import { MailboxWriter, openMailboxDir, type StoredItem } from '../../src/store/index.js';
 import { corpusRoot } from '../helpers/paths.js';
 import { execFileAsync, exportSource, readManifest, readZip, sha256 } from './fixtures/helpers.js';
@@ -124,10 +129,10 @@ function watched(
 ): MailboxSource {
   return {
     listFolders: (signal) => source.listFolders(signal),
-    async listItems(folder: SourceFolder, signal: AbortSignal): Promise<SourceItem[]> {
-      const items = await source.listItems(folder, signal);
+    async *listItems(folder: SourceFolder, signal: AbortSignal): AsyncGenerator<SourceItem[]> {
+      const items = await listAllItems(source, folder, signal);
       await afterListing();
-      return items;
+      yield items;
     },
     readItems: (folder, items, signal) => source.readItems(folder, items, signal),
     localFile(folder, item) {

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { ExportError } from '../../src/core/errors.js';
-import { ItemVanishedError, type MailboxSource, type SourceFolder } from '../../src/core/source.js';
+import {
+  ItemVanishedError,
+  listAllItems,
+  type MailboxSource,
+  type SourceFolder,
+} from '../../src/core/source.js';
 import { openCaldavCalendars } from '../../src/sources/caldav.js';
 import { corpusRoot } from '../helpers/paths.js';
 import { type Radicale, startRadicale } from '../helpers/radicale.js';
@@ -118,7 +123,7 @@ describe('CalDAV source against Radicale', () => {
   test('yields every calendar object with the bytes the server sends and its kind', async (t) => {
     const kinds: Record<string, number> = {};
     for (const folder of await source.listFolders(signal())) {
-      const items = await source.listItems(folder, signal());
+      const items = await listAllItems(source, folder, signal());
       const calendarPath = new URL(items[0]?.id ?? '/', radicale.url).pathname.replace(
         /[^/]*$/,
         '',
@@ -151,7 +156,7 @@ describe('CalDAV source against Radicale', () => {
     const folder = (await source.listFolders(signal())).find((f) =>
       f.path[0]?.startsWith('Persönlich'),
     ) as SourceFolder;
-    const items = await source.listItems(folder, signal());
+    const items = await listAllItems(source, folder, signal());
     const gone = items[2];
     assert.ok(gone);
     const deleted = await radicale.request(alice, gone.id, { method: 'DELETE' });

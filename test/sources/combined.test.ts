@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
+import { listAllItems } from '../../src/core/source.js';
 import { openCaldavCalendars } from '../../src/sources/caldav.js';
 import { combineSources } from '../../src/sources/combined.js';
 import { openImapMailbox } from '../../src/sources/imap.js';
@@ -66,7 +67,7 @@ test('an IMAP and a CalDAV source read as one mailbox', async () => {
 
     const read = new Map<string, string[]>();
     for (const folder of folders) {
-      const items = await mailbox.listItems(folder, signal());
+      const items = await listAllItems(mailbox, folder, signal());
       const hashes: string[] = [];
       for await (const content of mailbox.readItems(folder, items, signal())) {
         assert.ok('body' in content);

@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { ExportError } from '../../src/core/errors.js';
-import type { MailboxSource, SourceFolder, SourceItem } from '../../src/core/source.js';
+import {
+  listAllItems,
+  type MailboxSource,
+  type SourceFolder,
+  type SourceItem,
+} from '../../src/core/source.js';
 import { type ImapSourceOptions, openImapMailbox } from '../../src/sources/imap.js';
 import { type Dovecot, startDovecot } from '../helpers/dovecot.js';
 import { corpusRoot } from '../helpers/paths.js';
@@ -54,7 +59,7 @@ describe('IMAP source across a Dovecot restart', () => {
   const listed = async (source: MailboxSource, name: string) => {
     const folder = (await source.listFolders(signal())).find((f) => f.path[0] === name);
     assert.ok(folder);
-    return { folder, items: await source.listItems(folder, signal()) };
+    return { folder, items: await listAllItems(source, folder, signal()) };
   };
 
   const checkBytes = async (folder: SourceFolder, item: SourceItem, bytes: Buffer) => {

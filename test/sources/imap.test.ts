@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { ExportError } from '../../src/core/errors.js';
 import {
   ItemVanishedError,
+  listAllItems,
   type MailboxSource,
   type SourceFolder,
   type SourceItem,
@@ -100,7 +101,7 @@ describe('IMAP source against Dovecot', () => {
     const byLine = { crlf: 0, lf: 0, other: 0 };
     for (const [path] of mailboxPlan()) {
       const folder = await folderOf(path);
-      const items = await source.listItems(folder, signal());
+      const items = await listAllItems(source, folder, signal());
       const expected = loaded.filter((m) => m.folder.join('/') === path.join('/'));
       assert.deepEqual(
         items.map((i) => Number(i.id)),
@@ -138,13 +139,13 @@ describe('IMAP source against Dovecot', () => {
 
   test('reading never sets \\Seen', async () => {
     const folder = await folderOf(['INBOX']);
-    const items = await source.listItems(folder, signal());
+    const items = await listAllItems(source, folder, signal());
     const unseen = items.filter((i) => !i.flags?.includes('\\Seen'));
     assert.ok(unseen.length > 10);
     for await (const content of source.readItems(folder, unseen, signal())) {
       if ('body' in content) await readBody(content.body);
     }
-    const again = await source.listItems(folder, signal());
+    const again = await listAllItems(source, folder, signal());
     const stillUnseen = again.filter((i) => !i.flags?.includes('\\Seen'));
     assert.deepEqual(
       stillUnseen.map((i) => i.id),
@@ -166,7 +167,7 @@ describe('IMAP source against Dovecot', () => {
     try {
       const folder = (await small.listFolders(signal())).find((f) => f.path[0] === 'Q3 Reports');
       assert.ok(folder);
-      const items = await small.listItems(folder, signal());
+      const items = await listAllItems(small, folder, signal());
       assert.ok(
         items.some((i) => (i.size ?? 0) > 100_000),
         'a large message is in the folder',
@@ -189,7 +190,7 @@ describe('IMAP source against Dovecot', () => {
       const file = loaded[0]?.file as string;
       for (let i = 0; i < 3; i++) await client.append('Cut', readFileSync(file), []);
       const folder = await folderOf(['Cut']);
-      const items = await source.listItems(folder, signal());
+      const items = await listAllItems(source, folder, signal());
       assert.equal(items.length, 3);
 
       for (let i = 0; i < 2; i++) await client.append('Cut', readFileSync(file), []);
@@ -200,7 +201,48 @@ describe('IMAP source against Dovecot', () => {
         ids.push(content.item.id);
       }
       assert.deepEqual(ids, ['1', '2', '3']);
-      assert.equal((await source.listItems(folder, signal())).length, 5);
+      assert.equal((await listAllItems(source, folder, signal())).length, 5);
+    } finally {
+      await client.logout();
+    }
+  });
+
+  test('a large folder is listed a chunk of UIDs at a time, each message once', async () => {
+    const client = imapClient(dovecot, USER, ADMIN.name, ADMIN.password);
+    await client.connect();
+    try {
+      await client.mailboxCreate('Large');
+      for (let n = 1; n <= 2100; n++) {
+        const flags = n % 3 === 0 ? ['\\Seen'] : [];
+        await client.append('Large', `Subject: ${n}\r\n\r\nbody ${n}\r\n`, flags);
+      }
+      // Gaps in the UIDs: runs of them go into each FETCH as ranges.
+      await client.mailboxOpen('Large');
+      await client.messageDelete('500:540,1001,1700:1799', { uid: true });
+      await client.mailboxClose();
+
+      const folder = await folderOf(['Large']);
+      const chunks: (readonly SourceItem[])[] = [];
+      for await (const chunk of source.listItems(folder, signal())) chunks.push(chunk);
+      const items = chunks.flat();
+      const expected = Array.from({ length: 2100 }, (_, i) => i + 1).filter(
+        (uid) => !(uid >= 500 && uid <= 540) && uid !== 1001 && !(uid >= 1700 && uid <= 1799),
+      );
+      assert.deepEqual(
+        chunks.map((chunk) => chunk.length),
+        [1024, expected.length - 1024],
+      );
+      assert.deepEqual(
+        items.map((item) => Number(item.id)).sort((a, b) => a - b),
+        expected,
+      );
+      for (const item of items) {
+        assert.deepEqual(item.flags, Number(item.id) % 3 === 0 ? ['\\Seen'] : []);
+        assert.equal(
+          item.size,
+          Buffer.byteLength(`Subject: ${item.id}\r\n\r\nbody ${item.id}\r\n`),
+        );
+      }
     } finally {
       await client.logout();
     }
@@ -209,7 +251,7 @@ describe('IMAP source against Dovecot', () => {
   test('a message expunged after the cut comes back as ItemVanishedError', async () => {
     const path = ['Q3 Reports'];
     const folder = await folderOf(path);
-    const items = await source.listItems(folder, signal());
+    const items = await listAllItems(source, folder, signal());
     const large = items.find((i) => (i.size ?? 0) > 1024 * 1024) as SourceItem;
     const small = items[1] as SourceItem;
     assert.ok(large && small && large !== small);
@@ -240,7 +282,7 @@ describe('IMAP source against Dovecot', () => {
     await client.append('Reset', readFileSync(loaded[0]?.file as string), []);
     await client.logout();
     const folder = await folderOf(['Reset']);
-    const items = await source.listItems(folder, signal());
+    const items = await listAllItems(source, folder, signal());
     assert.equal(items.length, 1);
 
     const next = String(Number(folder.validity) + 1000);
@@ -267,7 +309,7 @@ describe('IMAP source against Dovecot', () => {
       await client.append('Gone', readFileSync(loaded[0]?.file as string), []);
     await client.logout();
     const folder = await folderOf(['Gone']);
-    const items = await source.listItems(folder, signal());
+    const items = await listAllItems(source, folder, signal());
     await dovecot.doveadm(['mailbox', 'delete', '-u', USER, 'Gone']);
 
     const errors: unknown[] = [];

@@ -5,7 +5,8 @@ import { chown, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import type { MailboxSource, SourceFolder } from '../../src/core/source.js';
+import { listAllItems, type MailboxSource, type SourceFolder } from '../../src/core/source.js';
+import { orderItems } from '../../src/export/layout.js';
 import { MailboxWriter, openEmbeddedMailbox } from '../../src/store/index.js';
 import { type Dovecot, startDovecot } from '../helpers/dovecot.js';
 import { corpusRoot } from '../helpers/paths.js';
@@ -45,7 +46,7 @@ function records(text: string): Array<Record<string, string>> {
 }
 
 async function readAll(source: MailboxSource, folder: SourceFolder) {
-  const items = await source.listItems(folder, signal);
+  const items = orderItems(await listAllItems(source, folder, signal));
   const bodies = new Map<string, Buffer>();
   for await (const content of source.readItems(folder, items, signal)) {
     assert.ok('body' in content, `item ${content.item.id} unreadable`);

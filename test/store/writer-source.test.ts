@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
+  mkdir,
   mkdtemp,
   readdir,
   readFile,
@@ -14,7 +15,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { ItemVanishedError, type MailboxSource, type SourceFolder } from '../../src/core/source.js';
+import {
+  ItemVanishedError,
+  listAllItems,
+  type MailboxSource,
+  type SourceFolder,
+} from '../../src/core/source.js';
+import { orderItems } from '../../src/export/layout.js';
 import { MailboxWriter, openMailboxDir } from '../../src/store/index.js';
 
 const signal = new AbortController().signal;
@@ -99,7 +106,7 @@ describe('the embedded store: writer and source', () => {
     );
     for (const folder of folders) {
       assert.equal(folder.kind, 'mail');
-      const items = await source.listItems(folder, signal);
+      const items = await listAllItems(source, folder, signal);
       assert.equal(items.length, 1);
       const expected = stored.get(JSON.stringify(folder.path))!;
       assert.equal(items[0]!.id, expected.id);
@@ -139,7 +146,7 @@ describe('the embedded store: writer and source', () => {
     );
 
     const source = openMailboxDir(mailbox);
-    const [item] = await source.listItems(await folderByPath(source, ['INBOX']), signal);
+    const [item] = await listAllItems(source, await folderByPath(source, ['INBOX']), signal);
     assert.deepEqual([...item!.flags!].sort(), [...flags].sort());
     assert.equal(item!.internalDate!.getTime(), internalDate.getTime());
     assert.equal(item!.size, 'Subject: x\r\n\r\nx\r\n'.length);
@@ -187,7 +194,7 @@ describe('the embedded store: writer and source', () => {
       ],
     );
 
-    const items = await source.listItems(folders[2]!, signal);
+    const items = await listAllItems(source, folders[2]!, signal);
     const byId = Object.fromEntries(items.map((i) => [i.id, i]));
     assert.deepEqual(
       items.map((i) => i.id),
@@ -205,7 +212,7 @@ describe('the embedded store: writer and source', () => {
       /not a well-formed iCalendar object \(BEGIN:VEVENT has no END\)/,
     );
 
-    const contacts = await source.listItems(folders[3]!, signal);
+    const contacts = await listAllItems(source, folders[3]!, signal);
     assert.deepEqual(
       contacts.map((c) => [c.id, c.kind]),
       [['Anna', 'contact']],
@@ -220,7 +227,8 @@ describe('the embedded store: writer and source', () => {
 
     const source = openMailboxDir(mailbox);
     const inbox = await folderByPath(source, ['INBOX']);
-    const items = await source.listItems(inbox, signal);
+    // A source lists in any order; the export sorts.
+    const items = orderItems(await listAllItems(source, inbox, signal));
     assert.deepEqual(
       items.map((i) => i.id),
       files.map((f) => f.id),
@@ -251,7 +259,7 @@ describe('the embedded store: writer and source', () => {
     const two = await writer.addCalendarItem('Cal', 'two', 'BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n');
     const source = openMailboxDir(mailbox);
     const calendar = (await source.listFolders(signal)).find((f) => f.kind === 'calendar')!;
-    const items = await source.listItems(calendar, signal);
+    const items = await listAllItems(source, calendar, signal);
 
     await unlink(one.file);
     await unlink(two.file);
@@ -262,6 +270,34 @@ describe('the embedded store: writer and source', () => {
     assert.ok('error' in results[1]! && !(results[1].error instanceof ItemVanishedError));
     assert.match(results[1].error.message, /Item two of folder "Cal" could not be read/);
     assert.equal((results[1].error.cause as NodeJS.ErrnoException).code, 'ELOOP');
+  });
+
+  it('lists a large folder a chunk at a time, each message once, cur/ before new/', async () => {
+    const maildir = join(dir, 'large', 'Maildir');
+    for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(maildir, sub), { recursive: true });
+    // 2,500 messages in cur/, 300 in new/, and 100 of cur/'s names in new/ as well.
+    const names = Array.from({ length: 2800 }, (_, n) => `1700000000.M${n}P1.host`);
+    for (const [n, name] of names.entries()) {
+      const file = n < 2500 ? join(maildir, 'cur', `${name}:2,S`) : join(maildir, 'new', name);
+      await writeFile(file, `Subject: ${n}\r\n\r\n`);
+    }
+    for (const name of names.slice(0, 100)) {
+      await writeFile(join(maildir, 'new', name), 'Subject: stale copy\r\n\r\n');
+    }
+
+    const source = openMailboxDir(join(dir, 'large'));
+    const inbox = await folderByPath(source, ['INBOX']);
+    const chunks = [];
+    for await (const chunk of source.listItems(inbox, signal)) chunks.push(chunk);
+    const items = chunks.flat();
+
+    assert.ok(chunks.length >= 3 && chunks.every((chunk) => chunk.length <= 1024));
+    assert.deepEqual(items.map((item) => item.id).sort(), [...names].sort());
+    for (const item of items) {
+      const n = Number(/M(\d+)P/.exec(item.id)![1]);
+      assert.equal(item.locator, n < 2500 ? `cur/${item.id}:2,S` : `new/${item.id}`);
+      assert.deepEqual(item.flags, n < 2500 ? ['\\Seen'] : []);
+    }
   });
 
   it('ignores Dovecot files, tmp/ and hidden files, and prefers cur/ for a name in both', async () => {
@@ -279,7 +315,7 @@ describe('the embedded store: writer and source', () => {
     const source = openMailboxDir(mailbox);
     const [inbox] = await source.listFolders(signal);
     assert.deepEqual(inbox, { path: ['INBOX'], kind: 'mail', validity: '1234' });
-    const items = await source.listItems(inbox!, signal);
+    const items = await listAllItems(source, inbox!, signal);
     assert.deepEqual(
       items.map((i) => i.id),
       [stored.id],
