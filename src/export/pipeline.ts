@@ -170,6 +170,10 @@ async function writeZip(
       startTime: epochSeconds(options.startTime),
     };
     return { zipLog, zipBytes: digest.bytes, totals };
+  } catch (error) {
+    // A zip that failed (a full temporary folder, a lost upload) fails what waits on it with
+    // errors of their own, such as closed entry threads: its failure is the one that says why.
+    throw zip.failure ?? error;
   } finally {
     closeManifest(manifest);
   }

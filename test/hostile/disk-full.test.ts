@@ -27,6 +27,8 @@ let mountPoint: string;
 let smallTmp: string;
 let mounted = false;
 let tmpMounted = false;
+let midTmp: string;
+let midMounted = false;
 let mountRefusal = '';
 
 before(async () => {
@@ -40,6 +42,10 @@ before(async () => {
     await mkdir(smallTmp);
     await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', smallTmp]);
     tmpMounted = true;
+    midTmp = join(root, 'mid-tmp');
+    await mkdir(midTmp);
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', midTmp]);
+    midMounted = true;
   } catch (error) {
     mountRefusal = (error as Error).message.split('\n')[0] ?? 'mount failed';
   }
@@ -48,6 +54,7 @@ before(async () => {
 after(async () => {
   if (mounted) await run('umount', [mountPoint]);
   if (tmpMounted) await run('umount', [smallTmp]);
+  if (midMounted) await run('umount', [midTmp]);
   await rm(root, { recursive: true, force: true });
 });
 
@@ -145,5 +152,41 @@ describe('a full disk under the embedded object store', () => {
     assert.match(failure.message, /no space left on device/);
     assert.deepEqual(await filesUnder(store.bucketDir), before, 'an object or temp file is left');
     assert.deepEqual(await filesUnder(smallTmp), [], 'a record file is left in TMPDIR');
+  });
+
+  it('names the full temporary folder, not the closed entry threads, when the zip fails', async (t) => {
+    if (!midMounted) {
+      t.skip(`cannot mount a tmpfs here (${mountRefusal})`);
+      return;
+    }
+
+    // 8 MiB hold the cut of these 30,000 messages and the manifest's first records; the zip's
+    // central directory is then the first to find the disk full. Its failure closes the entry
+    // threads under the messages still waiting, which must not hide why.
+    const mailboxDir = join(root, 'thirty-thousand');
+    const cur = join(mailboxDir, 'Maildir', 'cur');
+    await mkdir(cur, { recursive: true });
+    for (let n = 0; n < 30_000; n++) {
+      const body = `Subject: small ${n}\r\nFrom: a@example.com\r\n\r\nbody ${n}\r\n`;
+      await writeFile(join(cur, `${1_700_000_000 + n}.M${n}P1.vm:2,S`), body);
+    }
+    const store = await openEmbeddedStore(join(root, 'mid-full'));
+    const before = await filesUnder(store.bucketDir);
+
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = midTmp;
+    const failure = await runEmbedded(mailboxDir, store.objects, store.kmsKeyArn).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+
+    assert.ok(failure instanceof ExportError, `not an ExportError: ${String(failure)}`);
+    assert.equal(failure.code, 'Internal');
+    assert.ok(failure.message.includes(midTmp), failure.message);
+    assert.match(failure.message, /no space left on device/);
+    assert.deepEqual(await filesUnder(store.bucketDir), before, 'an object or temp file is left');
+    assert.deepEqual(await filesUnder(midTmp), [], 'a record file is left in TMPDIR');
   });
 });
