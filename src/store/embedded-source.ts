@@ -54,6 +54,18 @@ const STAT_CONCURRENCY = 16;
 /** Messages of a Maildir folder listed at a time. */
 const LISTING_CHUNK_ITEMS = 1024;
 
+/**
+ * Times a Maildir folder is read again at most while it changes as it is listed: each pass
+ * finds most of what a rename hid from the one before.
+ */
+const RESCAN_PASSES = 8;
+
+/**
+ * Times an item's file is looked for again when it was renamed between the listing and its
+ * read: a client may rename it back and forth as it sets and clears flags.
+ */
+const FIND_ATTEMPTS = 8;
+
 /** A file of a Maildir folder, `cur/NAME` or `new/NAME`, and what its name says. */
 interface MaildirFile extends MaildirName {
   readonly file: string;
@@ -266,22 +278,26 @@ class EmbeddedMailbox implements MailboxSource {
     const listed = this.listedFile(place, item);
     const extension = folder.kind === 'calendar' ? '.ics' : '.vcf';
     const first = listed ?? (place.index ? await place.index.find(item.id) : undefined);
-    const tried = new Set<string>();
     let candidate =
       first ?? (place.index ? undefined : join(place.dir, encodeFileName(item.id) + extension));
     let lastError: unknown = Object.assign(new Error(`No file for item ${item.id}`), {
       code: 'ENOENT',
     });
 
-    // A message may be renamed (new/ to cur/, flags) between the listing and this read; it
-    // is gone only when its unique name is no longer in cur/ or new/.
-    while (candidate !== undefined && !tried.has(candidate)) {
-      tried.add(candidate);
+    // A message may be renamed (new/ to cur/, flags) between the listing and this read, even
+    // back to a name already tried; it is gone only when its unique name is no longer in cur/
+    // or new/.
+    for (let attempt = 1; candidate !== undefined; attempt++) {
       try {
         return await use(candidate);
       } catch (error) {
         lastError = error;
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !place.index) break;
+      }
+      if (attempt === FIND_ATTEMPTS) {
+        throw new Error(`its file was renamed ${attempt} times while it was read`, {
+          cause: lastError,
+        });
       }
       candidate = await place.index.find(item.id);
     }
@@ -364,6 +380,11 @@ class EmbeddedMailbox implements MailboxSource {
    * A Maildir folder's messages, cur/ as it is read. new/ is read whole first, so that a name
    * found in both (a move caught half-way, a stale copy) is read from cur/; new/ holds what no
    * client has seen yet, usually little.
+   *
+   * A directory read while a client renames files in it (setting a flag, taking a message
+   * from new/ to cur/) may miss a renamed file altogether, under its old name and its new one.
+   * So while the directories keep changing during a pass, they are read again for unique names
+   * not yet listed; only those names are kept in memory, not the items.
    */
   private async *listMessages(dir: string, signal: AbortSignal): AsyncGenerator<SourceItem[]> {
     const keywords = await readKeywordTable(dir);
@@ -386,26 +407,34 @@ class EmbeddedMailbox implements MailboxSource {
       }
     };
 
-    const fresh = new Map<string, MaildirFile>();
-    for await (const name of named('new')) fresh.set(name.uniqueName, name);
-
+    const listed = new Set<string>();
+    // Names read but gone when stat'ed: renamed since, most of them, and looked for again.
+    const missed = new Map<string, MaildirFile>();
     let chunk: SourceItem[] = [];
-    const take = ({ file, uniqueName, flagLetters }: MaildirFile): SourceItem[] | undefined => {
-      const info = statSync(join(dir, file), { throwIfNoEntry: false });
+    const take = (name: MaildirFile): SourceItem[] | undefined => {
+      if (listed.has(name.uniqueName)) return undefined;
+      const info = statSync(join(dir, name.file), { throwIfNoEntry: false });
+      if (info === undefined) missed.set(name.uniqueName, name);
       if (!info?.isFile()) return undefined;
+      missed.delete(name.uniqueName);
+      listed.add(name.uniqueName);
       chunk.push({
-        id: uniqueName,
+        id: name.uniqueName,
         kind: 'message',
         size: info.size,
-        flags: flagsOf(flagLetters),
+        flags: flagsOf(name.flagLetters),
         internalDate: info.mtime,
-        locator: file,
+        locator: name.file,
       });
       if (chunk.length < LISTING_CHUNK_ITEMS) return undefined;
       const full = chunk;
       chunk = [];
       return full;
     };
+
+    let stamp = await directoriesStamp(dir);
+    const fresh = new Map<string, MaildirFile>();
+    for await (const name of named('new')) fresh.set(name.uniqueName, name);
     for await (const name of named('cur')) {
       fresh.delete(name.uniqueName);
       const full = take(name);
@@ -414,6 +443,25 @@ class EmbeddedMailbox implements MailboxSource {
     for (const name of fresh.values()) {
       const full = take(name);
       if (full) yield full;
+    }
+    fresh.clear();
+
+    for (let pass = 0; pass < RESCAN_PASSES; pass++) {
+      const now = await directoriesStamp(dir);
+      if (now === stamp && missed.size === 0) break;
+      stamp = now;
+      for (const sub of ['cur', 'new']) {
+        for await (const name of named(sub)) {
+          const full = take(name);
+          if (full) yield full;
+        }
+      }
+    }
+
+    // Still renamed at every look: listed where last seen, for the read to find it.
+    for (const name of missed.values()) {
+      const flags = flagsOf(name.flagLetters);
+      chunk.push({ id: name.uniqueName, kind: 'message', flags, locator: name.file });
     }
     if (chunk.length > 0) yield chunk;
   }
@@ -470,6 +518,16 @@ async function readUidValidity(dir: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** When cur/ and new/ last changed: equal stamps, no rename or delivery in between. */
+async function directoriesStamp(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for (const sub of ['cur', 'new']) {
+    const info = await stat(join(dir, sub), { bigint: true }).catch(() => undefined);
+    parts.push(info === undefined ? '-' : `${info.mtimeNs}:${info.ctimeNs}`);
+  }
+  return parts.join('/');
 }
 
 /** The names in a directory as they are read, none if it does not exist. */
