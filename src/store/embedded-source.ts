@@ -1,5 +1,5 @@
-import { createReadStream, statSync, type Dir, type Dirent } from 'node:fs';
-import { open, opendir, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { statSync, type Dir, type Dirent } from 'node:fs';
+import { open, opendir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
@@ -12,7 +12,8 @@ import {
   type SourceItem,
 } from '../core/source.js';
 import { classifyCalendarFile } from './calendar-kind.js';
-import { OPEN_FLAGS, notRegularFile, readRegularFile } from './regular-file.js';
+import { openRegularFile, streamWhole } from './file-stream.js';
+import { readRegularFile } from './regular-file.js';
 import {
   CALENDARS,
   CONTACTS,
@@ -81,12 +82,6 @@ const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 const WHOLE_ITEM_BYTES = 256 * 1024;
 
 /**
- * A larger item streams in reads of this size: each read is a trip through the thread pool,
- * and the zip deflates in blocks of 1 MiB anyway.
- */
-const STREAM_CHUNK_BYTES = 1024 * 1024;
-
-/**
  * Small files are read, and listed files stat'ed, on the main thread: from the page cache that
  * costs a fifth of a round trip through the thread pool (a stat through fs/promises cost the
  * main thread 11 µs, a synchronous one 4 µs). The calls give way to other work after this
@@ -105,18 +100,6 @@ class TimeSlice {
     if (performance.now() - this.#start <= SYNC_SLICE_MS) return;
     await nextTurn();
     this.#start = performance.now();
-  }
-}
-
-/** The regular file at `path`, opened for a stream. */
-async function openRegularFile(path: string): Promise<FileHandle> {
-  const handle = await open(path, OPEN_FLAGS);
-  try {
-    if (!(await handle.stat()).isFile()) throw notRegularFile();
-    return handle;
-  } catch (error) {
-    await handle.close();
-    throw error;
   }
 }
 
@@ -232,11 +215,8 @@ class EmbeddedMailbox implements MailboxSource {
           (await this.withItemFile(folder, place, item, async (path) => readRegularFile(path)));
         return { item, body: data };
       }
-      const handle = await this.withItemFile(folder, place, item, openRegularFile);
-      return {
-        item,
-        body: createReadStream('', { fd: handle, highWaterMark: STREAM_CHUNK_BYTES }),
-      };
+      const opened = await this.withItemFile(folder, place, item, openRegularFile);
+      return { item, body: streamWhole(opened) };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const message =

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   mkdir,
   mkdtemp,
@@ -8,6 +8,7 @@ import {
   rename,
   rm,
   symlink,
+  truncate,
   unlink,
   writeFile,
 } from 'node:fs/promises';
@@ -298,6 +299,31 @@ describe('the embedded store: writer and source', () => {
       assert.equal(item.locator, n < 2500 ? `cur/${item.id}:2,S` : `new/${item.id}`);
       assert.deepEqual(item.flags, n < 2500 ? ['\\Seen'] : []);
     }
+  });
+
+  it('fails the read of a large message that shrinks while it is read', async () => {
+    const mailbox = join(dir, 'shrinking');
+    const writer = await MailboxWriter.open(mailbox);
+    const bytes = Buffer.concat([Buffer.from('Subject: large\r\n\r\n'), randomBytes(8 << 20)]);
+    await writer.deliverMessage(['INBOX'], bytes);
+    const source = openMailboxDir(mailbox);
+    const inbox = await folderByPath(source, ['INBOX']);
+    const [item] = await listAllItems(source, inbox, signal);
+
+    const contents = source.readItems(inbox, [item!], signal)[Symbol.asyncIterator]();
+    const { value: content } = await contents.next();
+    assert.ok(content && 'body' in content && !Buffer.isBuffer(content.body));
+    const chunks = content.body[Symbol.asyncIterator]();
+    await chunks.next();
+    await truncate(join(mailbox, 'Maildir', item!.locator!), 1000);
+
+    await assert.rejects(
+      async () => {
+        while ((await chunks.next()).done !== true);
+      },
+      new RegExp(`shrank to \\d+ of its ${bytes.length} bytes while it was read`),
+    );
+    await contents.return?.();
   });
 
   it('ignores Dovecot files, tmp/ and hidden files, and prefers cur/ for a name in both', async () => {
