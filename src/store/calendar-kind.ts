@@ -13,7 +13,7 @@ export interface CalendarKind {
  * exported, as an event, with a note that says why.
  */
 export async function classifyCalendarFile(
-  path: string,
+  path: string | Buffer,
   signal?: AbortSignal,
 ): Promise<CalendarKind> {
   const stack: string[] = [];

@@ -12,6 +12,7 @@ import {
   type SourceItem,
 } from '../core/source.js';
 import { classifyCalendarFile } from './calendar-kind.js';
+import { byteLocator, entryName, locatedPath, type EntryName } from './file-names.js';
 import { openRegularFile, streamWhole } from './file-stream.js';
 import { readRegularFile } from './regular-file.js';
 import {
@@ -70,6 +71,16 @@ const FIND_ATTEMPTS = 8;
 /** A file of a Maildir folder, `cur/NAME` or `new/NAME`, and what its name says. */
 interface MaildirFile extends MaildirName {
   readonly file: string;
+  /** The file's name as bytes, when they are not UTF-8 (file-names.ts). */
+  readonly bytes?: Buffer;
+}
+
+function maildirPath(dir: string, name: MaildirFile): string | Buffer {
+  return name.bytes ? Buffer.concat([Buffer.from(`${dir}/`), name.bytes]) : join(dir, name.file);
+}
+
+function locatorOf(name: MaildirFile): string {
+  return name.bytes ? byteLocator(name.bytes) : name.file;
 }
 
 /**
@@ -104,7 +115,7 @@ class TimeSlice {
 }
 
 /** The file's bytes, or undefined when it is not where it was listed (renamed, or gone). */
-function readIfThere(path: string): Buffer | undefined {
+function readIfThere(path: string | Buffer): Buffer | undefined {
   try {
     return readRegularFile(path);
   } catch (error) {
@@ -231,8 +242,11 @@ class EmbeddedMailbox implements MailboxSource {
     }
   }
 
+  /** Only a file named by text: the entry threads take a path as a string. */
   localFile(folder: SourceFolder, item: SourceItem): string | undefined {
-    return folder.kind === 'mail' ? this.listedFile(this.placeOf(folder), item) : undefined;
+    if (folder.kind !== 'mail') return undefined;
+    const path = this.listedFile(this.placeOf(folder), item);
+    return typeof path === 'string' ? path : undefined;
   }
 
   /**
@@ -240,10 +254,10 @@ class EmbeddedMailbox implements MailboxSource {
    * folder's directory (a full path would more than double what the cut keeps per item); one
    * that names anything else is not used.
    */
-  private listedFile(place: FolderPlace, item: SourceItem): string | undefined {
+  private listedFile(place: FolderPlace, item: SourceItem): string | Buffer | undefined {
     const file = item.locator;
-    if (file === undefined || !LOCATOR.test(file)) return undefined;
-    return join(place.dir, file);
+    if (file === undefined) return undefined;
+    return locatedPath(place.dir, file, (relative) => LOCATOR.test(relative));
   }
 
   async close(): Promise<void> {}
@@ -253,7 +267,7 @@ class EmbeddedMailbox implements MailboxSource {
     folder: SourceFolder,
     place: FolderPlace,
     item: SourceItem,
-    use: (path: string) => Promise<T>,
+    use: (path: string | Buffer) => Promise<T>,
   ): Promise<T> {
     const listed = this.listedFile(place, item);
     const extension = folder.kind === 'calendar' ? '.ics' : '.vcf';
@@ -383,7 +397,10 @@ class EmbeddedMailbox implements MailboxSource {
       for await (const name of namesIn(join(dir, sub))) {
         signal.throwIfAborted();
         await slice.giveWay();
-        if (!name.startsWith('.')) yield { file: `${sub}/${name}`, ...parseMaildirFileName(name) };
+        if (name.text.startsWith('.')) continue;
+        const file = `${sub}/${name.text}`;
+        const bytes = name.bytes && Buffer.concat([Buffer.from(`${sub}/`), name.bytes]);
+        yield { file, ...(bytes ? { bytes } : {}), ...parseMaildirFileName(name.text) };
       }
     };
 
@@ -393,7 +410,7 @@ class EmbeddedMailbox implements MailboxSource {
     let chunk: SourceItem[] = [];
     const take = (name: MaildirFile): SourceItem[] | undefined => {
       if (listed.has(name.uniqueName)) return undefined;
-      const info = statSync(join(dir, name.file), { throwIfNoEntry: false });
+      const info = statSync(maildirPath(dir, name), { throwIfNoEntry: false });
       if (info === undefined) missed.set(name.uniqueName, name);
       if (!info?.isFile()) return undefined;
       missed.delete(name.uniqueName);
@@ -404,7 +421,7 @@ class EmbeddedMailbox implements MailboxSource {
         size: info.size,
         flags: flagsOf(name.flagLetters),
         internalDate: info.mtime,
-        locator: name.file,
+        locator: locatorOf(name),
       });
       if (chunk.length < LISTING_CHUNK_ITEMS) return undefined;
       const full = chunk;
@@ -441,7 +458,7 @@ class EmbeddedMailbox implements MailboxSource {
     // Still renamed at every look: listed where last seen, for the read to find it.
     for (const name of missed.values()) {
       const flags = flagsOf(name.flagLetters);
-      chunk.push({ id: name.uniqueName, kind: 'message', flags, locator: name.file });
+      chunk.push({ id: name.uniqueName, kind: 'message', flags, locator: locatorOf(name) });
     }
     if (chunk.length > 0) yield chunk;
   }
@@ -452,17 +469,19 @@ class EmbeddedMailbox implements MailboxSource {
     signal: AbortSignal,
   ): Promise<SourceItem[]> {
     const extension = folder.kind === 'calendar' ? '.ics' : '.vcf';
-    const names = (await readdirOrEmpty(dir))
-      .filter((name) => !name.startsWith('.') && name.toLowerCase().endsWith(extension))
-      .sort(compareStrings);
+    const names = (await bytesNamesOrEmpty(dir))
+      .map(entryName)
+      .filter(({ text }) => !text.startsWith('.') && text.toLowerCase().endsWith(extension))
+      .sort((a, b) => compareStrings(a.text, b.text));
 
-    const items = await mapLimit(names, STAT_CONCURRENCY, async (name) => {
+    const items = await mapLimit(names, STAT_CONCURRENCY, async ({ text, bytes }) => {
       signal.throwIfAborted();
-      const file = join(dir, name);
+      const file = bytes ? Buffer.concat([Buffer.from(`${dir}/`), bytes]) : join(dir, text);
       const info = await statOrUndefined(file);
       if (!info?.isFile()) return undefined;
-      const id = decodeFileName(name.slice(0, -extension.length));
-      const base = { id, size: info.size, internalDate: info.mtime, locator: name };
+      const id = decodeFileName(text.slice(0, -extension.length));
+      const locator = bytes ? byteLocator(bytes) : text;
+      const base = { id, size: info.size, internalDate: info.mtime, locator };
       let item: SourceItem;
       if (folder.kind === 'contacts') item = { ...base, kind: 'contact' };
       else {
@@ -511,27 +530,29 @@ async function directoriesStamp(dir: string): Promise<string> {
 }
 
 /** The names in a directory as they are read, none if it does not exist. */
-async function* namesIn(dir: string): AsyncGenerator<string> {
+async function* namesIn(dir: string): AsyncGenerator<EntryName> {
   let opened: Dir;
   try {
-    opened = await opendir(dir, { bufferSize: 256 });
+    // Names as bytes, so that one that is not UTF-8 still names its file. Node's types only
+    // know text encodings here; 'buffer' gives each entry's name as a Buffer.
+    opened = await opendir(dir, { bufferSize: 256, encoding: 'buffer' as BufferEncoding });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  for await (const entry of opened) yield entry.name;
+  for await (const entry of opened) yield entryName(entry.name as unknown as Buffer);
 }
 
-async function readdirOrEmpty(dir: string): Promise<string[]> {
+async function bytesNamesOrEmpty(dir: string): Promise<Buffer[]> {
   try {
-    return await readdir(dir);
+    return await readdir(dir, { encoding: 'buffer' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
 }
 
-async function statOrUndefined(file: string) {
+async function statOrUndefined(file: string | Buffer) {
   try {
     return await stat(file);
   } catch (error) {

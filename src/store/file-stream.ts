@@ -23,7 +23,7 @@ export interface OpenedFile {
 }
 
 /** The regular file at `path`, opened for a stream, with its size then. */
-export async function openRegularFile(path: string): Promise<OpenedFile> {
+export async function openRegularFile(path: string | Buffer): Promise<OpenedFile> {
   const handle = await open(path, OPEN_FLAGS);
   try {
     const info = await handle.stat();

@@ -25,7 +25,7 @@ export interface ScanOptions {
  * one line's head in memory whatever the length of the lines or of the file.
  */
 export async function* scanLines(
-  path: string,
+  path: string | Buffer,
   options: ScanOptions,
 ): AsyncGenerator<ScannedLine[]> {
   const cap = options.headBytes;

@@ -16,7 +16,7 @@ export function notRegularFile(): Error {
 }
 
 /** The bytes of the regular file at `path`. */
-export function readRegularFile(path: string): Buffer {
+export function readRegularFile(path: string | Buffer): Buffer {
   const fd = openSync(path, OPEN_FLAGS);
   try {
     if (!fstatSync(fd).isFile()) throw notRegularFile();
