@@ -9,6 +9,12 @@ export type ProgressMode = 'bar' | 'lines' | 'json' | 'quiet';
 
 export interface ProgressDisplay {
   update(progress: ExportProgress): void;
+  /**
+   * Shows the job as done. The engine stops its progress events at 99% until the job ends,
+   * and a log line is held back for five seconds, so without this the last thing shown of a
+   * completed job may be a count short of its total.
+   */
+  complete(): void;
   /** Clears the bar so that the next output starts on a clean line. */
   end(): void;
 }
@@ -49,24 +55,98 @@ function rates(progress: ExportProgress, startedAt: number): Rates {
   return { fraction, rate, eta };
 }
 
-function describe(progress: ExportProgress, r: Rates): string {
-  return (
-    `${progress.itemsDone}/${progress.itemsTotal} items, ` +
-    `${formatBytes(progress.bytesDone)}/${formatBytes(progress.bytesTotal)}, ` +
-    `${formatBytes(r.rate)}/s, ${formatDuration(r.eta)} left`
-  );
+/**
+ * A completed job's last progress with nothing left: every item listed was exported or
+ * reported, and the bytes the listing announced count as read even when the store's sizes
+ * were a little off.
+ */
+function completed(progress: ExportProgress, startedAt: number): [ExportProgress, Rates] {
+  const done = {
+    ...progress,
+    foldersDone: progress.foldersTotal,
+    itemsDone: progress.itemsTotal,
+    bytesDone: Math.max(progress.bytesDone, progress.bytesTotal),
+  };
+  return [done, { ...rates(done, startedAt), fraction: 1, eta: 0 }];
+}
+
+const NOTHING_YET: ExportProgress = {
+  foldersDone: 0,
+  foldersTotal: 0,
+  itemsDone: 0,
+  itemsTotal: 0,
+  bytesDone: 0,
+  bytesTotal: 0,
+  zipBytes: 0,
+};
+
+/**
+ * The parts of a progress line after its percentage, most wanted first: the items and the time
+ * left come before the bytes and the rate, so that a narrow terminal drops only those.
+ */
+function phrases(progress: ExportProgress, r: Rates): string[] {
+  return [
+    `${progress.itemsDone}/${progress.itemsTotal} items, ${formatDuration(r.eta)} left`,
+    `${formatBytes(progress.bytesDone)}/${formatBytes(progress.bytesTotal)}`,
+    `${formatBytes(r.rate)}/s`,
+  ];
+}
+
+function percent(r: Rates): string {
+  return `${String(Math.floor(r.fraction * 100)).padStart(3)}%`;
+}
+
+const BAR_WIDTH = 28;
+const NARROWEST_BAR = 10;
+
+/**
+ * The bar and as many phrases as fit in `columns`, the bar at full width as long as any detail
+ * is shown. The last column stays empty: some terminals wrap as soon as it is written.
+ */
+function barLine(progress: ExportProgress, r: Rates, columns: number): string {
+  const room = columns - 1;
+  const words = phrases(progress, r);
+  const drawBar = (width: number) => {
+    const filled = Math.round(r.fraction * width);
+    return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+  };
+
+  for (let kept = words.length; kept > 0; kept--) {
+    const text = `${percent(r)} ${words.slice(0, kept).join(', ')}`;
+    const barRoom = room - text.length - '[] '.length;
+    if (barRoom >= BAR_WIDTH) return `${drawBar(BAR_WIDTH)} ${text}`;
+    if (kept === 1 && barRoom >= NARROWEST_BAR) return `${drawBar(barRoom)} ${text}`;
+  }
+  return `${percent(r)} ${words[0]}`.slice(0, room);
+}
+
+function plainLine(progress: ExportProgress, r: Rates): string {
+  return `progress: ${percent(r).trimStart()} ${phrases(progress, r).join(', ')}`;
+}
+
+/** Where the display writes: a terminal's width, when it has one, shapes the bar. */
+export interface ProgressOutput {
+  write(text: string): unknown;
+  readonly columns?: number;
 }
 
 export function createProgressDisplay(
   mode: ProgressMode,
-  out: NodeJS.WriteStream = process.stderr,
+  out: ProgressOutput = process.stderr,
 ): ProgressDisplay {
   const startedAt = Date.now();
   let lastLine = 0;
   let drawn = false;
+  let latest: ExportProgress | undefined;
+
+  const drawBar = (progress: ExportProgress, r: Rates) => {
+    out.write(`\r${barLine(progress, r, out.columns ?? 120)}\x1b[K`);
+    drawn = true;
+  };
 
   return {
     update(progress) {
+      latest = progress;
       const r = rates(progress, startedAt);
 
       if (mode === 'json') {
@@ -78,19 +158,27 @@ export function createProgressDisplay(
         // A log gets a line every five seconds, not one per item.
         if (Date.now() - lastLine < 5000) return;
         lastLine = Date.now();
-        out.write(`progress: ${Math.floor(r.fraction * 100)}% ${describe(progress, r)}\n`);
+        out.write(`${plainLine(progress, r)}\n`);
         return;
       }
 
-      if (mode === 'bar') {
-        const width = 28;
-        const filled = Math.round(r.fraction * width);
-        const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
-        const pct = String(Math.floor(r.fraction * 100)).padStart(3);
-        const line = `[${bar}] ${pct}% ${describe(progress, r)}`;
-        out.write(`\r${line.slice(0, (out.columns ?? 120) - 1)}\x1b[K`);
-        drawn = true;
+      if (mode === 'bar') drawBar(progress, r);
+    },
+
+    complete() {
+      // JSON lines carry the engine's own counters, and end with the job's result anyway.
+      if (mode === 'json' || mode === 'quiet') return;
+      const [progress, r] = completed(latest ?? NOTHING_YET, startedAt);
+
+      if (mode === 'lines') {
+        out.write(`${plainLine(progress, r)}\n`);
+        return;
       }
+
+      // The full bar stays on screen, so the bar is ended with a newline rather than cleared.
+      drawBar(progress, r);
+      out.write('\n');
+      drawn = false;
     },
 
     end() {

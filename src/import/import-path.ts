@@ -31,7 +31,8 @@ type FileKind = 'eml' | 'message' | 'mbox' | 'calendar' | 'contacts';
  * directory is a folder of a tree (a top-level `inbox` is INBOX, Thunderbird's `X.sbd` holds
  * the subfolders of X); a file is an mbox (`.mbox`, or starting with a `From ` line), a
  * message (`.eml`, or starting with a header field), a calendar (`.ics`) or contacts (`.vcf`).
- * Whatever is not stored is listed in the report with its reason.
+ * Whatever is not stored is listed in the report with its reason, except the files beside the
+ * mail that hold none (Thunderbird's summaries, a Maildir's index), which are passed over.
  */
 export async function importPath(
   mailboxDir: string,
@@ -97,10 +98,7 @@ async function guarded(ctx: ImportContext, input: string, run: () => Promise<voi
 async function importFile(ctx: ImportContext, file: string, levels: string[]): Promise<void> {
   ctx.signal?.throwIfAborted();
   const extension = extname(file).toLowerCase();
-  if (extension === '.msf') {
-    ctx.report.skip(file, 'Thunderbird summary file: an index, not mail');
-    return;
-  }
+  if (isThunderbirdBookkeeping(basename(file), extension)) return;
 
   const kind = await guessKind(file, extension);
   if (typeof kind === 'object') {
@@ -115,6 +113,23 @@ async function importFile(ctx: ImportContext, file: string, levels: string[]): P
     else
       await importMessageFile(ctx, file, levels.length > 0 ? folderOf(levels) : ctx.messageFolder);
   });
+}
+
+/**
+ * Files Thunderbird keeps beside its mbox files that hold no mail: `.msf` summaries (an index
+ * of the mbox beside them, rebuilt from it when missing), its filter rules, its POP3 state and
+ * its filter and junk logs. Leaving them out loses nothing, so they are not skipped input:
+ * a whole profile's mail folder imports without a skip to report.
+ */
+const THUNDERBIRD_FILES: ReadonlySet<string> = new Set([
+  'msgfilterrules.dat',
+  'popstate.dat',
+  'filterlog.html',
+  'junklog.html',
+]);
+
+function isThunderbirdBookkeeping(name: string, extension: string): boolean {
+  return extension === '.msf' || THUNDERBIRD_FILES.has(name.toLowerCase());
 }
 
 const BY_EXTENSION: Readonly<Record<string, FileKind>> = {

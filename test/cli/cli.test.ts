@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -56,9 +56,18 @@ describe('the command line', () => {
     assert.match(ran.stdout, /"State": "COMPLETED"/);
     assert.match(ran.stdout, /"totalMessages": "449"/);
     assert.match(ran.stdout, /408 messages in 3 folders/);
+    assert.match(ran.stdout, /41 events, 1 note, 1 task in 7 folders/);
+    // Not a terminal: plain progress lines, the last one at 100% although the engine's own
+    // progress stops at 99% until the job ends.
+    const progress = ran.stderr.split('\n').filter((line) => line.startsWith('progress: '));
+    assert.match(progress.at(-1) ?? '', /^progress: 100% 449\/449 items, 0:00 left, /);
 
     const unzip = spawnSync('unzip', ['-tq', join(demo, 'export.zip')], { encoding: 'utf8' });
     assert.equal(unzip.status, 0, unzip.stdout + unzip.stderr);
+    // The log lies where verify looks for it, as the README's demo section says.
+    const verified = await cli(['verify', join(demo, 'export.zip')]);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    assert.match(verified.stdout, /export\.zip: OK, 449 entries checked/);
 
     // A second run empties its own folder and starts again; a foreign folder is refused.
     assert.equal((await cli(['demo', '--dir', demo])).code, 0);
@@ -79,7 +88,7 @@ describe('the command line', () => {
     const mbox = join(corpusRoot, 'mail', 'mimekit-mbox', 'simple.mbox');
     const imported = await cli(['import', '-d', data, '--org', 'acme', '--user', 'ann', mbox]);
     assert.equal(imported.code, 0, imported.stderr);
-    assert.match(imported.stdout, /\d+ messages? in 1 folders/);
+    assert.match(imported.stdout, /\d+ messages? in 1 folder\n/);
 
     const exported = await cli([
       'export',
@@ -122,6 +131,44 @@ describe('the command line', () => {
     assert.equal(broken.code, 4);
     assert.match(broken.stdout, /SHA-384/);
     assert.match(broken.stderr, /does not match its export log/);
+  });
+
+  test("import passes over Thunderbird's summary files but still reports what is not mail", async () => {
+    const base = ['-d', data, '--org', 'acme', '--user', 'ann'];
+    const folders = join(dir, 'Local Folders');
+    await mkdir(join(folders, 'Inbox.sbd'), { recursive: true });
+    const message = 'From - Mon Jan 01 09:00:00 2024\nSubject: the plan\n\nAbout the plan.\n';
+    await writeFile(join(folders, 'Inbox'), message);
+    await writeFile(join(folders, 'Inbox.msf'), '// <!-- <mdb:mork:z v="1.4"/> -->\n');
+    await writeFile(join(folders, 'Inbox.sbd', 'Work'), message);
+    await writeFile(join(folders, 'Inbox.sbd', 'Work.msf'), '// <!-- <mdb:mork:z v="1.4"/> -->\n');
+
+    const clean = await cli(['import', ...base, folders]);
+    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+    assert.equal(clean.stdout, `${folders}: 2 messages in 2 folders\n`);
+
+    const single = await cli(['import', ...base, join(folders, 'Inbox.sbd', 'Work')]);
+    assert.equal(single.code, 0, single.stderr);
+    assert.match(single.stdout, /: 1 message in 1 folder\n$/);
+
+    const photo = join(folders, 'photo.jpg');
+    await writeFile(photo, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46]));
+    const unreadable = await cli(['import', ...base, folders]);
+    assert.equal(unreadable.code, 4, unreadable.stderr);
+    assert.match(unreadable.stdout, new RegExp(`  skipped: ${photo}: not a message`));
+    assert.doesNotMatch(unreadable.stdout, /\.msf/);
+  });
+
+  test('credentials run first on a fresh data folder makes the key that serve then uses', async () => {
+    const fresh = join(dir, 'fresh', 'data');
+    const first = await cli(['credentials', '-d', fresh]);
+    assert.equal(first.code, 0, first.stderr);
+    const id = /^export AWS_ACCESS_KEY_ID=(AKIA[A-Z2-7]{16})$/m.exec(first.stdout)?.[1];
+    assert.ok(id, first.stdout);
+
+    const stored = JSON.parse(await readFile(join(fresh, 'credentials.json'), 'utf8'));
+    assert.equal(stored.accessKeyId, id);
+    assert.equal((await cli(['credentials', '-d', fresh])).stdout, first.stdout);
   });
 
   test('each failure ends in one line and its own exit status', async () => {

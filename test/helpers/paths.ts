@@ -9,5 +9,11 @@ export const repoRoot: string = (() => {
   return dir;
 })();
 
-/** The shared test corpus beside the project. Tests may read it; the product never does. */
-export const corpusRoot = resolve(repoRoot, '../shared/corpus');
+/**
+ * The shared test corpus: the folder `MAILBOX_EXPORT_CORPUS` names (a relative path is taken
+ * from the current folder), else `../shared/corpus` beside the project. Tests may read it; the
+ * product never does.
+ */
+export const corpusRoot = process.env.MAILBOX_EXPORT_CORPUS
+  ? resolve(process.env.MAILBOX_EXPORT_CORPUS)
+  : resolve(repoRoot, '../shared/corpus');

@@ -7,6 +7,7 @@ import type { App } from '../../app/app.js';
 import { ExportError } from '../../core/errors.js';
 import { verifyExport } from '../../export/verify.js';
 import { withApp } from '../app-context.js';
+import { counted } from '../counted.js';
 import type { GlobalOptions } from '../main.js';
 import { chooseMode, createProgressDisplay } from '../progress.js';
 import { logPathBeside, parseS3Path } from '../s3-path.js';
@@ -67,7 +68,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         { org: 'demo', user: 'jane', bucket: 'exports', prefix: 'demo', key: setup.kmsKeyArn },
         watch,
       );
-      watch.end();
+      watch.finish(outcome.job);
       await printOutcome(app, outcome.job, options.json ?? false);
 
       const error = outcomeError(outcome);
@@ -86,7 +87,8 @@ async function checkExport(
   say: (line: string) => void,
 ): Promise<void> {
   const zipFile = join(dir, 'export.zip');
-  const logFile = join(dir, 'export-log.json');
+  // Named as `verify` looks for it, so that `verify <dir>/export.zip` works on the demo's copy.
+  const logFile = logPathBeside(zipFile);
   await download(app, s3Path, zipFile);
   await download(app, logPathBeside(s3Path), logFile);
 
@@ -103,7 +105,8 @@ async function checkExport(
 
   const { bucket, key } = parseS3Path(s3Path);
   say(`stored encrypted: ${join(app.buckets.root, bucket, key)}`);
-  say(`decrypted copy:   ${zipFile} (${report.entriesChecked} entries verified)`);
+  const verified = counted(report.entriesChecked, 'entry', 'entries');
+  say(`decrypted copy:   ${zipFile} (${verified} verified)`);
   say(`try: unzip -l ${zipFile}`);
 }
 

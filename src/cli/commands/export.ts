@@ -48,7 +48,9 @@ export class JobWatch {
     return this.#codes.get(jobId);
   }
 
-  end(): void {
+  /** Ends the display once the job has ended, at 100% if it completed. */
+  finish(job: ExportJob): void {
+    if (job.state === 'COMPLETED') this.#display.complete();
     this.#display.end();
   }
 }
@@ -110,7 +112,7 @@ export function outcomeError(outcome: ExportOutcome): Error | undefined {
   return new ExportError(outcome.errorCode ?? 'Internal', message);
 }
 
-/** The job as `describe-mailbox-export-job` shows it, then its export log. */
+/** The job: its `JobId`, what `DescribeMailboxExportJob` answers, and its `ExportLog`. */
 export async function printOutcome(app: App, job: ExportJob, json: boolean): Promise<void> {
   const description = await callOperation(app, 'DescribeMailboxExportJob', {
     JobId: job.jobId,
@@ -134,7 +136,7 @@ export async function runExportCommand(options: ExportCommandOptions): Promise<v
     options,
     async (app) => {
       const ended = await exportNow(app, options, watch);
-      watch.end();
+      watch.finish(ended.job);
       await printOutcome(app, ended.job, options.json ?? false);
       return ended;
     },

@@ -7,6 +7,7 @@ import type { App } from '../../app/app.js';
 import { missingBucketError } from '../../app/embedded-buckets.js';
 import { ObjectError } from '../../core/object-store.js';
 import { withApp } from '../app-context.js';
+import { counted } from '../counted.js';
 import type { GlobalOptions } from '../main.js';
 import { parseS3Path } from '../s3-path.js';
 import { UsageError } from '../usage-error.js';
@@ -53,5 +54,5 @@ export async function runGet(options: GetOptions): Promise<void> {
   const bytes = await withApp(options, (app) => download(app, options.path, output), {
     recover: false,
   });
-  process.stdout.write(`${output}: ${bytes} bytes\n`);
+  process.stdout.write(`${output}: ${counted(bytes, 'byte')}\n`);
 }

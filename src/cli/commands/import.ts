@@ -4,6 +4,7 @@ import type { App } from '../../app/app.js';
 import type { ImportReport } from '../../import/report.js';
 import { importPath, type MboxFormat } from '../../import/index.js';
 import { findOrganization, findUser, withApp } from '../app-context.js';
+import { counted } from '../counted.js';
 import type { GlobalOptions } from '../main.js';
 import { UsageError } from '../usage-error.js';
 
@@ -42,9 +43,9 @@ export async function importInto(app: App, options: ImportCommandOptions): Promi
 
 export function describeImport(path: string, report: ImportReport): string[] {
   const totals = Object.entries(report.totals)
-    .map(([kind, count]) => `${count} ${kind}${count === 1 ? '' : 's'}`)
+    .map(([kind, count]) => counted(count, kind))
     .join(', ');
-  const lines = [`${path}: ${totals || 'nothing'} in ${report.folders.length} folders`];
+  const lines = [`${path}: ${totals || 'nothing'} in ${counted(report.folders.length, 'folder')}`];
   for (const note of report.notes) lines.push(`  note: ${note.input}: ${note.note}`);
   for (const skipped of report.skipped)
     lines.push(`  skipped: ${skipped.input}: ${skipped.reason}`);

@@ -6,6 +6,7 @@ import { ExportError } from '../../core/errors.js';
 import type { ExportLog } from '../../core/model.js';
 import { verifyExport, type VerifyReport } from '../../export/verify.js';
 import { withApp } from '../app-context.js';
+import { counted } from '../counted.js';
 import type { GlobalOptions } from '../main.js';
 import { logPathBeside } from '../s3-path.js';
 import { UsageError } from '../usage-error.js';
@@ -104,7 +105,8 @@ export async function runVerify(options: VerifyOptions): Promise<void> {
   if (options.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } else if (report.ok) {
-    process.stdout.write(`${options.zip}: OK, ${report.entriesChecked} entries checked\n`);
+    const checked = counted(report.entriesChecked, 'entry', 'entries');
+    process.stdout.write(`${options.zip}: OK, ${checked} checked\n`);
   } else {
     for (const problem of report.problems) {
       process.stdout.write(`${problem.entry}: ${problem.message}\n`);
@@ -112,10 +114,10 @@ export async function runVerify(options: VerifyOptions): Promise<void> {
   }
 
   if (!report.ok) {
-    const count = report.problems.length;
+    const problems = counted(report.problems.length, 'problem');
     throw new ExportError(
       'ItemUnreadable',
-      `${options.zip} does not match its export log: ${count} problem${count === 1 ? '' : 's'}`,
+      `${options.zip} does not match its export log: ${problems}`,
     );
   }
 }
