@@ -35,11 +35,11 @@ export const LIMITS = Object.freeze({
    */
   manifestFieldChars: 2048,
   /**
-   * Bytes of `manifest.json` that verification reads into memory. The manifest grows by a few
-   * hundred bytes per item; this covers a mailbox of about a million items and stays below
-   * the largest string V8 can hold.
+   * Characters of one line of `manifest.json` that verification reads: one record. The
+   * largest a record can be, with every header field at `manifestFieldChars` and escaped at
+   * six characters each, is under 100 KiB; a longer line is no manifest this tool wrote.
    */
-  manifestBytesVerified: 256 * 1024 * 1024,
+  manifestLineChars: 4 * 1024 * 1024,
   /**
    * Bytes of one WorkMail API request body. The largest valid request here (a
    * StartMailboxExportJob with every member at its model maximum) is under 8 KiB; 1 MiB leaves

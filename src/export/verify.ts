@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import yauzl, { type Entry, type ZipFile } from 'yauzl';
-import { LIMITS } from '../core/limits.js';
+import type { Entry, ZipFile } from 'yauzl';
 import type { ExportLog } from '../core/model.js';
 import { MANIFEST_NAME } from './layout.js';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest } from './manifest.js';
+import { readManifestLines, type ManifestSummary } from './manifest-reader.js';
+import { openZipFile, type OpenedZip } from './zip-reader.js';
 
 /**
  * Checks a downloaded export against its log: the zip's size and SHA-384, every entry against
@@ -27,9 +27,12 @@ export interface VerifyReport {
   readonly entriesChecked: number;
 }
 
-interface Expected {
-  readonly size: number;
-  readonly sha256: string;
+/** An entry's size and SHA-256 as the manifest gives them, or CHECKED once it was compared. */
+type Expected = string;
+const CHECKED = '';
+
+function expected(size: number, sha256: string): Expected {
+  return `${size} ${sha256}`;
 }
 
 async function hashFile(path: string): Promise<string> {
@@ -38,7 +41,11 @@ async function hashFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function hashEntry(zip: ZipFile, entry: Entry): Promise<{ size: number; sha256: string }> {
+async function hashEntry({ zip, wholeEntry }: OpenedZip, entry: Entry): Promise<Expected> {
+  const whole = await wholeEntry(entry);
+  if (whole !== undefined) {
+    return expected(whole.length, createHash('sha256').update(whole).digest('hex'));
+  }
   const stream: Readable = await zip.openReadStreamPromise(entry);
   const hash = createHash('sha256');
   let size = 0;
@@ -46,54 +53,46 @@ async function hashEntry(zip: ZipFile, entry: Entry): Promise<{ size: number; sh
     hash.update(chunk as Buffer);
     size += (chunk as Buffer).length;
   }
-  return { size, sha256: hash.digest('hex') };
+  return expected(size, hash.digest('hex'));
 }
 
-async function readManifest(zip: ZipFile, entry: Entry): Promise<Manifest> {
-  if (entry.uncompressedSize > LIMITS.manifestBytesVerified) {
-    throw new Error(`it is larger than ${LIMITS.manifestBytesVerified} bytes`);
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
-  const manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Manifest;
-  if (manifest.format !== MANIFEST_FORMAT || manifest.version !== MANIFEST_VERSION) {
-    throw new Error(`format ${String(manifest.format)} ${String(manifest.version)} is unknown`);
-  }
-  return manifest;
+/** What the manifest promises: each file with its size and hash, each folder's directories. */
+interface Promised {
+  readonly files: Map<string, Expected>;
+  readonly directories: Set<string>;
+  readonly summary: ManifestSummary;
 }
 
-/** Every file the manifest promises, with what it must hold. */
-function expectedFiles(manifest: Manifest): Map<string, Expected> {
+async function readPromises(zip: ZipFile, entry: Entry): Promise<Promised> {
   const files = new Map<string, Expected>();
-  for (const item of manifest.items) {
-    files.set(item.zipPath, {
-      size: item.entrySize ?? item.size,
-      sha256: item.entrySha256 ?? item.sha256,
-    });
-  }
-  for (const problem of [...manifest.unreadable, ...manifest.deleted]) {
-    const partial = problem.partialEntry;
-    if (partial !== undefined) files.set(partial.zipPath, partial);
-  }
-  return files;
-}
-
-function expectedDirectories(manifest: Manifest): Set<string> {
   const directories = new Set<string>();
-  for (const folder of manifest.folders) {
-    const levels = folder.zipPath.split('/');
-    for (let depth = 1; depth <= levels.length; depth++) {
-      directories.add(`${levels.slice(0, depth).join('/')}/`);
-    }
-  }
-  return directories;
+  const summary = await readManifestLines(await zip.openReadStreamPromise(entry), {
+    folder({ zipPath }) {
+      const levels = zipPath.split('/');
+      for (let depth = 1; depth <= levels.length; depth++) {
+        directories.add(`${levels.slice(0, depth).join('/')}/`);
+      }
+    },
+    item(item) {
+      files.set(
+        item.zipPath,
+        expected(item.entrySize ?? item.size, item.entrySha256 ?? item.sha256),
+      );
+    },
+    problem({ partialEntry }) {
+      if (partialEntry !== undefined) {
+        files.set(partialEntry.zipPath, expected(partialEntry.size, partialEntry.sha256));
+      }
+    },
+  });
+  return { files, directories, summary };
 }
 
-function checkLog(log: ExportLog, manifest: Manifest, problems: VerifyProblem[]): void {
+function checkLog(log: ExportLog, summary: ManifestSummary, problems: VerifyProblem[]): void {
   const counts: [keyof ExportLog, number][] = [
-    ['totalMessages', manifest.items.length],
-    ['totalNonExportableItems', manifest.nonExportable.length],
-    ['totalFolders', manifest.folders.length],
+    ['totalMessages', summary.counts.items],
+    ['totalNonExportableItems', summary.counts.nonExportable],
+    ['totalFolders', summary.counts.folders],
   ];
   for (const [member, count] of counts) {
     if (log[member] !== String(count)) {
@@ -101,24 +100,104 @@ function checkLog(log: ExportLog, manifest: Manifest, problems: VerifyProblem[])
       problems.push({ entry: '(export log)', message });
     }
   }
-  const start = String(Math.floor(Date.parse(manifest.startTime) / 1000));
+  const { startTime } = summary.head;
+  const start = String(Math.floor(Date.parse(startTime) / 1000));
   if (log.startTime !== start) {
-    const message = `startTime is ${log.startTime}, the manifest says ${manifest.startTime}`;
+    const message = `startTime is ${log.startTime}, the manifest says ${startTime}`;
     problems.push({ entry: '(export log)', message });
   }
 }
 
-async function listEntries(zip: ZipFile, problems: VerifyProblem[]): Promise<Entry[]> {
-  const entries: Entry[] = [];
-  const names = new Set<string>();
-  for await (const entry of zip.eachEntry()) {
-    if (names.has(entry.fileName)) {
-      problems.push({ entry: entry.fileName, message: 'the zip holds this name twice' });
+/**
+ * What the manifest, the zip's last entry, promises. The central directory is read through
+ * once for it, keeping no other entry: a second pass then reads the entries it promises.
+ */
+async function readManifest(zipPath: string): Promise<Promised | VerifyProblem> {
+  const { zip } = await openZipFile(zipPath);
+  try {
+    let last: Entry | undefined;
+    for await (const entry of zip.eachEntry()) last = entry;
+    if (last === undefined || last.fileName !== MANIFEST_NAME) {
+      return { entry: MANIFEST_NAME, message: 'is not the last entry of the zip' };
     }
-    names.add(entry.fileName);
-    entries.push(entry);
+    try {
+      return await readPromises(zip, last);
+    } catch (error) {
+      return { entry: MANIFEST_NAME, message: `cannot be read: ${(error as Error).message}` };
+    }
+  } finally {
+    zip.close();
   }
-  return entries;
+}
+
+/**
+ * Reads the zip once more, entry by entry, against what the manifest promised. Memory holds
+ * the promises, about a hundred bytes per item, and one entry at a time.
+ */
+async function checkEntries(
+  zipPath: string,
+  promised: Promised,
+  problems: VerifyProblem[],
+): Promise<number> {
+  const { files, directories } = promised;
+  const seenDirectories = new Set<string>();
+  let checked = 0;
+  let manifests = 0;
+  const opened = await openZipFile(zipPath);
+  const { zip } = opened;
+  try {
+    for await (const entry of zip.eachEntry()) {
+      const name = entry.fileName;
+      if (name === MANIFEST_NAME) {
+        if (++manifests === 2)
+          problems.push({ entry: name, message: 'the zip holds this name twice' });
+        continue;
+      }
+      if (name.endsWith('/')) {
+        if (seenDirectories.has(name)) {
+          problems.push({ entry: name, message: 'the zip holds this name twice' });
+        } else if (!directories.has(name)) {
+          problems.push({ entry: name, message: 'is not in the manifest' });
+        }
+        seenDirectories.add(name);
+        continue;
+      }
+
+      const promise = files.get(name);
+      if (promise === undefined) {
+        problems.push({ entry: name, message: 'is not in the manifest' });
+        continue;
+      }
+      if (promise === CHECKED) {
+        problems.push({ entry: name, message: 'the zip holds this name twice' });
+        continue;
+      }
+      files.set(name, CHECKED);
+      try {
+        const actual = await hashEntry(opened, entry);
+        checked++;
+        if (actual !== promise) {
+          const [size, sha256] = actual.split(' ');
+          const [wantedSize, wantedSha256] = promise.split(' ');
+          const message =
+            `holds ${size} bytes with SHA-256 ${sha256}, ` +
+            `the manifest says ${wantedSize} bytes with ${wantedSha256}`;
+          problems.push({ entry: name, message });
+        }
+      } catch (error) {
+        problems.push({ entry: name, message: `cannot be read: ${(error as Error).message}` });
+      }
+    }
+  } finally {
+    zip.close();
+  }
+
+  for (const [name, promise] of files) {
+    if (promise !== CHECKED) {
+      problems.push({ entry: name, message: 'is in the manifest but not in the zip' });
+    }
+  }
+  return checked;
 }
 
 export async function verifyExport(zipPath: string, log: ExportLog): Promise<VerifyReport> {
@@ -134,73 +213,26 @@ export async function verifyExport(zipPath: string, log: ExportLog): Promise<Ver
       message: `SHA-384 is ${sha384}, the log says ${log.sha384Hash}`,
     });
   }
+  const failed = (entry: string, message: string): VerifyReport => ({
+    ok: false,
+    problems: [...problems, { entry, message }],
+    entriesChecked: 0,
+  });
 
-  let zip: ZipFile;
-  let entries: Entry[];
+  let promised: Promised | VerifyProblem;
   try {
-    zip = await yauzl.openPromise(zipPath, {
-      lazyEntries: true,
-      autoClose: false,
-      validateEntrySizes: true,
-    });
-    entries = await listEntries(zip, problems);
+    promised = await readManifest(zipPath);
   } catch (error) {
-    const message = `cannot be read as a zip: ${(error as Error).message}`;
-    return { ok: false, problems: [...problems, { entry: '(zip)', message }], entriesChecked: 0 };
+    return failed('(zip)', `cannot be read as a zip: ${(error as Error).message}`);
   }
+  if ('message' in promised) return failed(promised.entry, promised.message);
+  checkLog(log, promised.summary, problems);
 
-  let checked = 0;
+  let checked: number;
   try {
-    const last = entries[entries.length - 1];
-    if (last === undefined || last.fileName !== MANIFEST_NAME) {
-      problems.push({ entry: MANIFEST_NAME, message: 'is not the last entry of the zip' });
-      return { ok: false, problems, entriesChecked: checked };
-    }
-    let manifest: Manifest;
-    try {
-      manifest = await readManifest(zip, last);
-    } catch (error) {
-      problems.push({
-        entry: MANIFEST_NAME,
-        message: `cannot be read: ${(error as Error).message}`,
-      });
-      return { ok: false, problems, entriesChecked: checked };
-    }
-    checkLog(log, manifest, problems);
-
-    const files = expectedFiles(manifest);
-    const directories = expectedDirectories(manifest);
-    for (const entry of entries.slice(0, -1)) {
-      const name = entry.fileName;
-      if (name.endsWith('/')) {
-        if (!directories.has(name))
-          problems.push({ entry: name, message: 'is not in the manifest' });
-        continue;
-      }
-      const expected = files.get(name);
-      if (expected === undefined) {
-        problems.push({ entry: name, message: 'is not in the manifest' });
-        continue;
-      }
-      files.delete(name);
-      try {
-        const actual = await hashEntry(zip, entry);
-        checked++;
-        if (actual.size !== expected.size || actual.sha256 !== expected.sha256) {
-          const message =
-            `holds ${actual.size} bytes with SHA-256 ${actual.sha256}, ` +
-            `the manifest says ${expected.size} bytes with ${expected.sha256}`;
-          problems.push({ entry: name, message });
-        }
-      } catch (error) {
-        problems.push({ entry: name, message: `cannot be read: ${(error as Error).message}` });
-      }
-    }
-    for (const name of files.keys()) {
-      problems.push({ entry: name, message: 'is in the manifest but not in the zip' });
-    }
-  } finally {
-    zip.close();
+    checked = await checkEntries(zipPath, promised, problems);
+  } catch (error) {
+    return failed('(zip)', `cannot be read as a zip: ${(error as Error).message}`);
   }
   return { ok: problems.length === 0, problems, entriesChecked: checked };
 }

@@ -53,6 +53,13 @@ describe('verifyExport', () => {
     for (const compression of ['store', 'default'] as const) {
       runs[compression] = await exportFixture(join(root, compression), folders, { compression });
     }
+
+    // Larger than what is read whole: read as a stream.
+    const lines = Array.from({ length: 60_000 }, (_, n) => `line ${n} of a long message`);
+    const large = [{ id: 'large', kind: 'message' as const, text: lines.join('\r\n') }];
+    runs.large = await exportFixture(join(root, 'large'), [
+      { path: ['INBOX'], kind: 'mail' as const, items: large },
+    ]);
   });
 
   after(async () => {
@@ -60,12 +67,27 @@ describe('verifyExport', () => {
   });
 
   it('passes on the zip as written', async () => {
-    for (const run of Object.values(runs)) {
+    for (const [name, run] of Object.entries(runs)) {
       const report = await verifyExport(run.zipPath, run.result.log);
       assert.deepEqual(report.problems, []);
       assert.equal(report.ok, true);
-      assert.equal(report.entriesChecked, 25);
+      assert.equal(report.entriesChecked, name === 'large' ? 1 : 25);
     }
+  });
+
+  it('names a changed byte of an entry too large to read whole', async () => {
+    const run = runs.large as ExportRun;
+    const copy = join(root, 'changed-large.zip');
+    await copyFile(run.zipPath, copy);
+    await flipByte(copy, (await dataOffset(copy, 'INBOX/000001.eml')) + 50_000);
+
+    const report = await verifyExport(copy, run.result.log);
+    const entries = report.problems.map((problem) => problem.entry);
+    assert.deepEqual(
+      entries.sort(),
+      ['(zip)', 'INBOX/000001.eml'],
+      JSON.stringify(report.problems),
+    );
   });
 
   for (const compression of ['store', 'default'] as const) {
@@ -113,5 +135,52 @@ describe('verifyExport', () => {
     const named = report.problems.map((p) => `${p.entry}: ${p.message}`);
     assert.ok(named.includes('INBOX/extra.eml: is not in the manifest'), named.join('\n'));
     assert.ok(named.includes('INBOX/000002.eml: is in the manifest but not in the zip'));
+  });
+
+  /** The store run's zip with its entries as `change` gives them back. */
+  async function rebuilt(
+    name: string,
+    change: (name: string, bytes: Buffer) => [string, Buffer][],
+  ): Promise<string> {
+    const zip = new ZipFile();
+    for (const [entry, bytes] of await readZip((runs.store as ExportRun).zipPath)) {
+      for (const [changed, data] of change(entry, bytes)) {
+        if (changed.endsWith('/')) zip.addEmptyDirectory(changed);
+        else zip.addBuffer(data, changed);
+      }
+    }
+    zip.end();
+    const path = join(root, name);
+    await pipeline(zip.outputStream, createWriteStream(path));
+    return path;
+  }
+
+  it('reports a name the zip holds twice', async () => {
+    const path = await rebuilt('twice.zip', (name, bytes) =>
+      name === 'INBOX/000004.eml'
+        ? [
+            [name, bytes],
+            [name, bytes],
+          ]
+        : [[name, bytes]],
+    );
+    const report = await verifyExport(path, (runs.store as ExportRun).result.log);
+    const named = report.problems.map((p) => `${p.entry}: ${p.message}`);
+    assert.ok(named.includes('INBOX/000004.eml: the zip holds this name twice'), named.join('\n'));
+  });
+
+  it('refuses a manifest laid out otherwise than the export writes it', async () => {
+    const path = await rebuilt('relaid.zip', (name, bytes) =>
+      name === 'manifest.json'
+        ? [[name, Buffer.from(JSON.stringify(JSON.parse(bytes.toString('utf8'))))]]
+        : [[name, bytes]],
+    );
+    const report = await verifyExport(path, (runs.store as ExportRun).result.log);
+    const named = report.problems.map((p) => `${p.entry}: ${p.message}`);
+    assert.ok(
+      named.some((line) => /^manifest\.json: cannot be read: line 1 /.test(line)),
+      named.join('\n'),
+    );
+    assert.equal(report.ok, false);
   });
 });
