@@ -58,6 +58,32 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/**
+ * Exports `mailboxDir` with TMPDIR on the small `tmp`: the job fails as Internal, naming the
+ * folder and the full disk, and leaves no object, no temporary file and no record file.
+ */
+async function failsOnFullTmpdir(mailboxDir: string, storeName: string, tmp: string) {
+  const store = await openEmbeddedStore(join(root, storeName));
+  const before = await filesUnder(store.bucketDir);
+
+  // The store's own files are not in TMPDIR: only the export's records are.
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  const failure = await runEmbedded(mailboxDir, store.objects, store.kmsKeyArn).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  if (saved === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = saved;
+
+  assert.ok(failure instanceof ExportError, `not an ExportError: ${String(failure)}`);
+  assert.equal(failure.code, 'Internal');
+  assert.ok(failure.message.includes(tmp), failure.message);
+  assert.match(failure.message, /no space left on device/);
+  assert.deepEqual(await filesUnder(store.bucketDir), before, 'an object or temp file is left');
+  assert.deepEqual(await filesUnder(tmp), [], 'a record file is left in TMPDIR');
+}
+
 describe('a full disk under the embedded object store', () => {
   it('fails the export saying the disk is full, and leaves nothing behind', async (t) => {
     if (!mounted) {
@@ -133,25 +159,7 @@ describe('a full disk under the embedded object store', () => {
     for (let i = 0; i < 2000; i++) {
       await writer.deliverMessage(['INBOX'], `Subject: small ${i}\r\n\r\nbody ${i}\r\n`);
     }
-    const store = await openEmbeddedStore(join(root, 'tmp-full'));
-    const before = await filesUnder(store.bucketDir);
-
-    const saved = process.env.TMPDIR;
-    process.env.TMPDIR = smallTmp;
-    const failure = await runEmbedded(mailboxDir, store.objects, store.kmsKeyArn).then(
-      () => undefined,
-      (error: unknown) => error,
-      // The store's own files are not in TMPDIR: only the export's records are.
-    );
-    if (saved === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = saved;
-
-    assert.ok(failure instanceof ExportError, `not an ExportError: ${String(failure)}`);
-    assert.equal(failure.code, 'Internal');
-    assert.ok(failure.message.includes(smallTmp), failure.message);
-    assert.match(failure.message, /no space left on device/);
-    assert.deepEqual(await filesUnder(store.bucketDir), before, 'an object or temp file is left');
-    assert.deepEqual(await filesUnder(smallTmp), [], 'a record file is left in TMPDIR');
+    await failsOnFullTmpdir(mailboxDir, 'tmp-full', smallTmp);
   });
 
   it('names the full temporary folder, not the closed entry threads, when the zip fails', async (t) => {
@@ -170,23 +178,6 @@ describe('a full disk under the embedded object store', () => {
       const body = `Subject: small ${n}\r\nFrom: a@example.com\r\n\r\nbody ${n}\r\n`;
       await writeFile(join(cur, `${1_700_000_000 + n}.M${n}P1.vm:2,S`), body);
     }
-    const store = await openEmbeddedStore(join(root, 'mid-full'));
-    const before = await filesUnder(store.bucketDir);
-
-    const saved = process.env.TMPDIR;
-    process.env.TMPDIR = midTmp;
-    const failure = await runEmbedded(mailboxDir, store.objects, store.kmsKeyArn).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    if (saved === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = saved;
-
-    assert.ok(failure instanceof ExportError, `not an ExportError: ${String(failure)}`);
-    assert.equal(failure.code, 'Internal');
-    assert.ok(failure.message.includes(midTmp), failure.message);
-    assert.match(failure.message, /no space left on device/);
-    assert.deepEqual(await filesUnder(store.bucketDir), before, 'an object or temp file is left');
-    assert.deepEqual(await filesUnder(midTmp), [], 'a record file is left in TMPDIR');
+    await failsOnFullTmpdir(mailboxDir, 'mid-full', midTmp);
   });
 });
