@@ -293,7 +293,10 @@ class EmbeddedMailbox implements MailboxSource {
           cause: lastError,
         });
       }
-      candidate = await place.index.find(item.id);
+      candidate = await place.index.find(
+        item.id,
+        typeof candidate === 'string' ? candidate : undefined,
+      );
     }
     throw lastError;
   }

@@ -12,16 +12,43 @@ const COARSE_CLOCK_MS = 2000;
  * again only when cur/ or new/ changed since (their mtimes), so that many renamed messages
  * cost one read, not one each.
  */
+/**
+ * Times the directories are read again for a name they did not hold, while they change as they
+ * are read: a directory read while files are renamed in it can miss a renamed file under both
+ * its names, and a message missed that way is not a deleted one.
+ */
+const REREADS = 8;
+
 export class MaildirIndex {
+  /** Unique name to `cur/NAME` or `new/NAME`. */
   private files = new Map<string, string>();
   private stamp = '';
 
   constructor(private readonly folderDir: string) {}
 
-  async find(uniqueName: string): Promise<string | undefined> {
-    const stamp = await this.dirStamp();
-    if (stamp.value !== this.stamp || stamp.recent) await this.rebuild(stamp.value);
-    return this.files.get(uniqueName);
+  /**
+   * The file of `uniqueName`. `failed`, a path just found gone, asks for a newer answer: the
+   * cached listing is read again only when it has none. While a client renames many messages,
+   * the listing read for one of them often already knows where the next ones went.
+   */
+  async find(uniqueName: string, failed?: string): Promise<string | undefined> {
+    const known = this.pathOf(uniqueName);
+    if (failed !== undefined && known !== undefined && known !== failed) return known;
+
+    for (let read = 0; ; read++) {
+      const stamp = await this.dirStamp();
+      if (stamp.value === this.stamp && !stamp.recent) return this.pathOf(uniqueName);
+      await this.rebuild(stamp.value);
+      const found = this.pathOf(uniqueName);
+      if (found !== undefined || read === REREADS) return found;
+      // Not there: deleted, or renamed while the directories were read.
+      if ((await this.dirStamp()).value === stamp.value) return undefined;
+    }
+  }
+
+  private pathOf(uniqueName: string): string | undefined {
+    const file = this.files.get(uniqueName);
+    return file === undefined ? undefined : join(this.folderDir, file);
   }
 
   private async dirStamp(): Promise<{ value: string; recent: boolean }> {
@@ -50,10 +77,10 @@ export class MaildirIndex {
       }
       for (const name of names) {
         if (!name.startsWith('.'))
-          files.set(parseMaildirFileName(name).uniqueName, join(sub, name));
+          files.set(parseMaildirFileName(name).uniqueName, `${sub}/${name}`);
       }
     }
-    this.files = new Map([...files].map(([unique, rel]) => [unique, join(this.folderDir, rel)]));
+    this.files = files;
     this.stamp = stamp;
   }
 }

@@ -15,7 +15,7 @@ import { exportMailbox, openEmbeddedStore } from './fixtures/embedded.js';
  * deleted. Another process renames while the export runs, as a client would.
  */
 
-const IN_CUR = 1200;
+const IN_CUR = 3000;
 const IN_NEW = 600;
 
 /**
