@@ -28,9 +28,9 @@ import {
 import { MaildirIndex } from './maildir-index.js';
 import {
   flagsOfLetters,
-  parseMaildirFileName,
+  parseMaildirEntry,
   readKeywordTable,
-  type MaildirName,
+  type MaildirEntry,
 } from './maildir-format.js';
 
 export interface EmbeddedMailboxOptions {
@@ -69,7 +69,7 @@ const RESCAN_PASSES = 8;
 const FIND_ATTEMPTS = 8;
 
 /** A file of a Maildir folder, `cur/NAME` or `new/NAME`, and what its name says. */
-interface MaildirFile extends MaildirName {
+interface MaildirFile extends MaildirEntry {
   readonly file: string;
   /** The file's name as bytes, when they are not UTF-8 (file-names.ts). */
   readonly bytes?: Buffer;
@@ -403,7 +403,7 @@ class EmbeddedMailbox implements MailboxSource {
         if (name.text.startsWith('.')) continue;
         const file = `${sub}/${name.text}`;
         const bytes = name.bytes && Buffer.concat([Buffer.from(`${sub}/`), name.bytes]);
-        yield { file, ...(bytes ? { bytes } : {}), ...parseMaildirFileName(name.text) };
+        yield { file, ...(bytes ? { bytes } : {}), ...parseMaildirEntry(name) };
       }
     };
 
@@ -412,12 +412,12 @@ class EmbeddedMailbox implements MailboxSource {
     const missed = new Map<string, MaildirFile>();
     let chunk: SourceItem[] = [];
     const take = (name: MaildirFile): SourceItem[] | undefined => {
-      if (listed.has(name.uniqueName)) return undefined;
+      if (listed.has(name.key)) return undefined;
       const info = statSync(maildirPath(dir, name), { throwIfNoEntry: false });
-      if (info === undefined) missed.set(name.uniqueName, name);
+      if (info === undefined) missed.set(name.key, name);
       if (!info?.isFile()) return undefined;
-      missed.delete(name.uniqueName);
-      listed.add(name.uniqueName);
+      missed.delete(name.key);
+      listed.add(name.key);
       chunk.push({
         id: name.uniqueName,
         kind: 'message',
@@ -434,9 +434,9 @@ class EmbeddedMailbox implements MailboxSource {
 
     let stamp = await directoriesStamp(dir);
     const fresh = new Map<string, MaildirFile>();
-    for await (const name of named('new')) fresh.set(name.uniqueName, name);
+    for await (const name of named('new')) fresh.set(name.key, name);
     for await (const name of named('cur')) {
-      fresh.delete(name.uniqueName);
+      fresh.delete(name.key);
       const full = take(name);
       if (full) yield full;
     }

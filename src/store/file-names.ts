@@ -23,7 +23,7 @@ export function entryName(raw: Buffer): EntryName {
 }
 
 /** The name as text, every byte that does not belong to a UTF-8 character as `\xNN`. */
-function escapedText(raw: Buffer): string {
+export function escapedText(raw: Buffer): string {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let text = '';
   for (let at = 0; at < raw.length;) {

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
+import { escapedText, type EntryName } from './file-names.js';
+
 /**
  * The Maildir file name: `<unique name>:2,<flags>`. The unique name identifies a message for
  * its whole life; the info after `:` changes when flags change, and a message moves from new/
@@ -53,6 +55,30 @@ export function parseMaildirFileName(fileName: string): MaildirName {
   return {
     uniqueName: fileName.slice(0, colon),
     flagLetters: info.startsWith('2,') ? info.slice(2) : '',
+  };
+}
+
+/** A Maildir file name read from its directory, as text or as bytes (file-names.ts). */
+export interface MaildirEntry extends MaildirName {
+  /**
+   * Tells messages apart within a folder: the unique name, or for a name that is not UTF-8
+   * its bytes, so that its escaped text cannot stand for a real name that reads the same.
+   */
+  readonly key: string;
+}
+
+export function parseMaildirEntry({ text, bytes }: EntryName): MaildirEntry {
+  if (bytes === undefined) return { ...parseMaildirFileName(text), key: text.split(':')[0]! };
+
+  // Only the unique name shows escaped bytes; flags are letters, never bytes read as text.
+  const colon = bytes.indexOf(0x3a);
+  const unique = colon < 0 ? bytes : bytes.subarray(0, colon);
+  const info = colon < 0 ? '' : bytes.subarray(colon + 1).toString('latin1');
+  const flagLetters = /^2,[\x21-\x7e]*$/.test(info) ? info.slice(2) : '';
+  return {
+    uniqueName: escapedText(unique),
+    flagLetters,
+    key: `bytes:${unique.toString('base64url')}`,
   };
 }
 

@@ -1,7 +1,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { parseMaildirFileName } from './maildir-format.js';
+import { entryName } from './file-names.js';
+import { parseMaildirEntry } from './maildir-format.js';
 
 /** How long after a directory changed its mtime is not trusted to tell a later change apart. */
 const COARSE_CLOCK_MS = 2000;
@@ -20,8 +21,8 @@ const COARSE_CLOCK_MS = 2000;
 const REREADS = 8;
 
 export class MaildirIndex {
-  /** Unique name to `cur/NAME` or `new/NAME`. */
-  private files = new Map<string, string>();
+  /** Unique name to `cur/NAME` or `new/NAME`, as bytes for a name that is not UTF-8. */
+  private files = new Map<string, string | Buffer>();
   private stamp = '';
 
   constructor(private readonly folderDir: string) {}
@@ -31,7 +32,7 @@ export class MaildirIndex {
    * cached listing is read again only when it has none. While a client renames many messages,
    * the listing read for one of them often already knows where the next ones went.
    */
-  async find(uniqueName: string, failed?: string): Promise<string | undefined> {
+  async find(uniqueName: string, failed?: string): Promise<string | Buffer | undefined> {
     const known = this.pathOf(uniqueName);
     if (failed !== undefined && known !== undefined && known !== failed) return known;
 
@@ -46,9 +47,12 @@ export class MaildirIndex {
     }
   }
 
-  private pathOf(uniqueName: string): string | undefined {
+  private pathOf(uniqueName: string): string | Buffer | undefined {
     const file = this.files.get(uniqueName);
-    return file === undefined ? undefined : join(this.folderDir, file);
+    if (file === undefined || typeof file === 'string') {
+      return file === undefined ? undefined : join(this.folderDir, file);
+    }
+    return Buffer.concat([Buffer.from(`${this.folderDir}/`), file]);
   }
 
   private async dirStamp(): Promise<{ value: string; recent: boolean }> {
@@ -67,17 +71,22 @@ export class MaildirIndex {
   }
 
   private async rebuild(stamp: string): Promise<void> {
-    const files = new Map<string, string>();
+    const files = new Map<string, string | Buffer>();
     for (const sub of ['new', 'cur']) {
-      let names: string[];
+      let names: Buffer[];
       try {
-        names = await readdir(join(this.folderDir, sub));
+        names = await readdir(join(this.folderDir, sub), { encoding: 'buffer' });
       } catch {
         continue;
       }
-      for (const name of names) {
-        if (!name.startsWith('.'))
-          files.set(parseMaildirFileName(name).uniqueName, `${sub}/${name}`);
+      for (const raw of names) {
+        const name = entryName(raw);
+        if (name.text.startsWith('.')) continue;
+        const { uniqueName } = parseMaildirEntry(name);
+        const relative = name.bytes
+          ? Buffer.concat([Buffer.from(`${sub}/`), raw])
+          : `${sub}/${name.text}`;
+        files.set(uniqueName, relative);
       }
     }
     this.files = files;

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { MailboxWriter } from '../../src/store/index.js';
+import { listAllItems } from '../../src/core/source.js';
+import { MailboxWriter, openMailboxDir } from '../../src/store/index.js';
 import { exportMailbox, openEmbeddedStore } from './fixtures/embedded.js';
 
 /**
@@ -17,6 +18,8 @@ const EVENT =
   'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:latin\r\n' +
   'DTSTAMP:20240101T000000Z\r\nDTSTART:20240102T100000Z\r\nSUMMARY:Caf\xe9\r\nEND:VEVENT\r\n' +
   'END:VCALENDAR\r\n';
+
+const signal = new AbortController().signal;
 
 describe('file names that are not UTF-8', () => {
   let root: string;
@@ -74,5 +77,53 @@ describe('file names that are not UTF-8', () => {
     );
     const event = run.manifest.items.find((item) => item.sourceId === 'r\\xe9union');
     assert.equal(event?.size, Buffer.byteLength(EVENT));
+  });
+
+  it('tells apart a name of bytes from the real name its escaped text reads as', async () => {
+    const mailboxDir = join(root, 'collisions');
+    const cur = join(mailboxDir, 'Maildir', 'cur');
+    await mkdir(cur, { recursive: true });
+    const files: [Buffer, string][] = [
+      [Buffer.from('inval\xff:2,S', 'latin1'), 'A'],
+      [Buffer.from('inval\\xff:2,', 'latin1'), 'B'],
+      // Bytes after the flags are no flags.
+      [Buffer.from('x\xff:2,S\xff', 'latin1'), 'C'],
+    ];
+    for (const [name, body] of files) {
+      await writeFile(Buffer.concat([Buffer.from(`${cur}/`), name]), `Subject: ${body}\r\n\r\n`);
+    }
+
+    const store = await openEmbeddedStore(join(root, 'collisions-store'));
+    const run = await exportMailbox(mailboxDir, store, join(root, 'collisions.zip'));
+    const exported = run.manifest.items
+      .map(
+        (item) => `${item.sourceId} ${JSON.stringify(item.flags)} ${run.entries.get(item.zipPath)}`,
+      )
+      .sort();
+    assert.deepEqual(exported, [
+      'inval\\xff ["\\\\Seen"] Subject: A\r\n\r\n',
+      'inval\\xff [] Subject: B\r\n\r\n',
+      'x\\xff [] Subject: C\r\n\r\n',
+    ]);
+  });
+
+  it('finds a message of such a name renamed between the listing and its read', async () => {
+    const mailboxDir = join(root, 'renamed');
+    const cur = join(mailboxDir, 'Maildir', 'cur');
+    await mkdir(cur, { recursive: true });
+    const named = (flags: string) =>
+      Buffer.concat([Buffer.from(`${cur}/`), Buffer.from(`caf\xe9:2,${flags}`, 'latin1')]);
+    await writeFile(named(''), 'Subject: caf\r\n\r\n');
+
+    const source = openMailboxDir(mailboxDir);
+    const [inbox] = await source.listFolders(signal);
+    const items = await listAllItems(source, inbox!, signal);
+    await rename(named(''), named('S'));
+
+    const read = [];
+    for await (const content of source.readItems(inbox!, items, signal)) read.push(content);
+    assert.equal(read.length, 1);
+    assert.ok('body' in read[0]!, String((read[0] as { error?: Error }).error));
+    assert.equal(read[0].body.toString(), 'Subject: caf\r\n\r\n');
   });
 });
