@@ -41,6 +41,17 @@ export const LIMITS = Object.freeze({
    */
   manifestLineChars: 4 * 1024 * 1024,
   /**
+   * Problems `verify` keeps and prints; past this only their number is counted. A genuine
+   * export with a damaged disk block shows a handful; a hostile zip of a million tiny entries
+   * would otherwise print hundreds of MB of lines.
+   */
+  verifyProblemsKept: 1000,
+  /**
+   * Characters of an entry name or a message that `verify` quotes in one problem. Zip names
+   * may hold 65,535 bytes and manifest lines 4 MiB; names this tool writes stay far below.
+   */
+  verifyQuotedChars: 1024,
+  /**
    * Bytes of one WorkMail API request body. The largest valid request here (a
    * StartMailboxExportJob with every member at its model maximum) is under 8 KiB; 1 MiB leaves
    * room for any client's padding and still bounds what one connection makes us buffer.
