@@ -175,7 +175,7 @@ export async function readManifestLines(
       error instanceof TypeError &&
       (error as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA'
     ) {
-      throw new Error(`line ${number + 1} is not UTF-8`, { cause: error });
+      throw new Error('it holds bytes that are not UTF-8', { cause: error });
     }
     throw error;
   }

@@ -253,6 +253,24 @@ describe('the command line', () => {
     assert.equal(noZip.stderr, 'mailbox-export: nothere.zip: no such file\n');
   });
 
+  test('verify takes a log that is no JSON object, or a folder, as a usage mistake', async () => {
+    await writeFile(join(dir, 'any.zip'), 'not a zip');
+    await writeFile(join(dir, 'null.json'), 'null');
+    await mkdir(join(dir, 'folder.zip'), { recursive: true });
+    const nullLog = await cli(['verify', 'any.zip', 'null.json'], dir);
+    assert.equal(nullLog.code, 2, nullLog.stderr);
+    assert.equal(
+      nullLog.stderr,
+      'mailbox-export: null.json is not an export log: it holds no JSON object\n',
+    );
+    const folderZip = await cli(['verify', 'folder.zip', 'null.json'], dir);
+    assert.equal(folderZip.code, 2, folderZip.stderr);
+    assert.equal(folderZip.stderr, 'mailbox-export: folder.zip is not a file\n');
+    const folderLog = await cli(['verify', 'any.zip', 'folder.zip'], dir);
+    assert.equal(folderLog.code, 2, folderLog.stderr);
+    assert.equal(folderLog.stderr, 'mailbox-export: folder.zip is not a file\n');
+  });
+
   test('an unknown command or a missing option gets one line and a pointer to help', async () => {
     const unknown = await cli(['frob']);
     assert.equal(unknown.code, 2);

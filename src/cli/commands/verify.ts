@@ -35,6 +35,10 @@ export function parseExportLog(text: string, where: string): ExportLog {
   } catch (error) {
     throw new UsageError(`${where} is not JSON: ${(error as Error).message}`);
   }
+  // JSON that is no object (`null`, a number, a list) has no members to look up.
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new UsageError(`${where} is not an export log: it holds no JSON object`);
+  }
   const log = raw as Record<string, unknown>;
   for (const member of LOG_MEMBERS) {
     if (typeof log[member] !== 'string') {
@@ -76,11 +80,13 @@ async function verifyPaths(options: VerifyOptions): Promise<VerifyReport> {
 
 /** The zip is checked before its log, whose name is made from the zip's: name what is missing. */
 async function requireFile(path: string): Promise<void> {
+  let isFile: boolean;
   try {
-    await stat(path);
+    isFile = (await stat(path)).isFile();
   } catch (error) {
     throw fileError(path, error);
   }
+  if (!isFile) throw new UsageError(`${path} is not a file`);
 }
 
 async function readText(path: string): Promise<string> {
@@ -96,6 +102,7 @@ function fileError(path: string, error: unknown): UsageError {
   if (code === 'ENOENT' || code === 'ENOTDIR') {
     return new UsageError(`${path}: no such file`, { cause: error });
   }
+  if (code === 'EISDIR') return new UsageError(`${path} is not a file`, { cause: error });
   return new UsageError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
 }
 
@@ -111,10 +118,13 @@ export async function runVerify(options: VerifyOptions): Promise<void> {
     for (const problem of report.problems) {
       process.stdout.write(`${problem.entry}: ${problem.message}\n`);
     }
+    if (report.problemsNotKept > 0) {
+      process.stdout.write(`(and ${counted(report.problemsNotKept, 'more problem')})\n`);
+    }
   }
 
   if (!report.ok) {
-    const problems = counted(report.problems.length, 'problem');
+    const problems = counted(report.problems.length + report.problemsNotKept, 'problem');
     throw new ExportError(
       'ItemUnreadable',
       `${options.zip} does not match its export log: ${problems}`,
