@@ -123,11 +123,11 @@ function sha256(value: unknown, what: string): string {
 }
 
 /**
- * Reads the manifest's promises. Every name promised must be a distinct entry of the zip, so a
- * manifest that promises more names than the zip holds entries, or a name longer than any it
- * holds, is refused as soon as it does. Names the zip lacks are still reported, but their
- * characters together may not outnumber the zip's bytes: long names compress well, and the
- * promises never outgrow the zip.
+ * Reads the manifest's promises. Every name promised should be a distinct entry of the zip: a
+ * manifest that promises a name longer than any the zip holds, or twice as many names as it
+ * holds entries, is refused as soon as it does. Up to that, names the zip lacks are reported
+ * one by one, as for a zip that lost entries; and their characters together may not outnumber
+ * the zip's bytes: long names compress well, and the promises never outgrow the zip.
  */
 async function readPromises(
   opened: OpenedZip,
@@ -136,7 +136,7 @@ async function readPromises(
 ): Promise<Promised> {
   const files = new Map<string, Expected>();
   const directories = new Map<string, boolean>();
-  let namesLeft = names.entries - 1;
+  let namesLeft = 2 * names.entries;
   let charsLeft = opened.size;
   const promise = (name: string): void => {
     if (name.length > names.longest) throw new Error('names a path longer than any in the zip');

@@ -220,8 +220,22 @@ describe('verifyExport on hostile zips with a forged log', () => {
       (_, n) => [`INBOX/${String(n + 1).padStart(6, '0')}.eml`, MESSAGE] as [string, Buffer],
     );
     const report = await verifyRaw([{ name: 'INBOX/000001.eml', content: MESSAGE }], { items });
+    assert.equal(lines(report).length, 1, lines(report).join('\n'));
+    assert.match(
+      lines(report)[0] ?? '',
+      /^manifest\.json: cannot be read: line \d+ promises more than the zip holds$/,
+    );
+  });
+
+  it('names the entries a zip lost, rather than refusing its manifest', async () => {
+    const items = Array.from(
+      { length: 3 },
+      (_, n) => [`INBOX/${String(n + 1).padStart(6, '0')}.eml`, MESSAGE] as [string, Buffer],
+    );
+    const report = await verifyRaw([{ name: 'INBOX/000001.eml', content: MESSAGE }], { items });
     assert.deepEqual(lines(report), [
-      'manifest.json: cannot be read: line 12 promises more than the zip holds',
+      'INBOX/000002.eml: is in the manifest but not in the zip',
+      'INBOX/000003.eml: is in the manifest but not in the zip',
     ]);
   });
 
