@@ -1,5 +1,5 @@
-import { statSync, type Dir, type Dirent } from 'node:fs';
-import { open, opendir, readdir, stat } from 'node:fs/promises';
+import { opendirSync, statSync, type Dir, type Dirent } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
@@ -396,14 +396,19 @@ class EmbeddedMailbox implements MailboxSource {
       return flags;
     };
     const slice = new TimeSlice();
-    const named = async function* (sub: string): AsyncGenerator<MaildirFile> {
-      for await (const name of namesIn(join(dir, sub))) {
+    // Names come a batch at a time, read and stat'ed without waiting between them: a wait per
+    // name cost more than the stat.
+    const named = async function* (sub: string): AsyncGenerator<MaildirFile[]> {
+      for await (const names of nameBatches(join(dir, sub), slice)) {
         signal.throwIfAborted();
-        await slice.giveWay();
-        if (name.text.startsWith('.')) continue;
-        const file = `${sub}/${name.text}`;
-        const bytes = name.bytes && Buffer.concat([Buffer.from(`${sub}/`), name.bytes]);
-        yield { file, ...(bytes ? { bytes } : {}), ...parseMaildirEntry(name) };
+        const files: MaildirFile[] = [];
+        for (const name of names) {
+          if (name.text.startsWith('.')) continue;
+          const file = `${sub}/${name.text}`;
+          const bytes = name.bytes && Buffer.concat([Buffer.from(`${sub}/`), name.bytes]);
+          files.push({ file, ...(bytes ? { bytes } : {}), ...parseMaildirEntry(name) });
+        }
+        yield files;
       }
     };
 
@@ -432,13 +437,15 @@ class EmbeddedMailbox implements MailboxSource {
       return full;
     };
 
-    let stamp = await directoriesStamp(dir);
+    let stamp = directoriesStamp(dir);
     const fresh = new Map<string, MaildirFile>();
-    for await (const name of named('new')) fresh.set(name.key, name);
-    for await (const name of named('cur')) {
-      fresh.delete(name.key);
-      const full = take(name);
-      if (full) yield full;
+    for await (const names of named('new')) for (const name of names) fresh.set(name.key, name);
+    for await (const names of named('cur')) {
+      for (const name of names) {
+        fresh.delete(name.key);
+        const full = take(name);
+        if (full) yield full;
+      }
     }
     for (const name of fresh.values()) {
       const full = take(name);
@@ -447,13 +454,15 @@ class EmbeddedMailbox implements MailboxSource {
     fresh.clear();
 
     for (let pass = 0; pass < RESCAN_PASSES; pass++) {
-      const now = await directoriesStamp(dir);
+      const now = directoriesStamp(dir);
       if (now === stamp && missed.size === 0) break;
       stamp = now;
       for (const sub of ['cur', 'new']) {
-        for await (const name of named(sub)) {
-          const full = take(name);
-          if (full) yield full;
+        for await (const names of named(sub)) {
+          for (const name of names) {
+            const full = take(name);
+            if (full) yield full;
+          }
         }
       }
     }
@@ -523,27 +532,44 @@ async function readUidValidity(dir: string): Promise<string | undefined> {
 }
 
 /** When cur/ and new/ last changed: equal stamps, no rename or delivery in between. */
-async function directoriesStamp(dir: string): Promise<string> {
+function directoriesStamp(dir: string): string {
   const parts: string[] = [];
   for (const sub of ['cur', 'new']) {
-    const info = await stat(join(dir, sub), { bigint: true }).catch(() => undefined);
+    const info = statSync(join(dir, sub), { bigint: true, throwIfNoEntry: false });
     parts.push(info === undefined ? '-' : `${info.mtimeNs}:${info.ctimeNs}`);
   }
   return parts.join('/');
 }
 
-/** The names in a directory as they are read, none if it does not exist. */
-async function* namesIn(dir: string): AsyncGenerator<EntryName> {
+/**
+ * The names in a directory as they are read, a batch at a time; none if it does not exist.
+ * They are read synchronously, from a directory the kernel has cached, giving way to other
+ * work between batches once a slice of time is used.
+ */
+async function* nameBatches(dir: string, slice: TimeSlice): AsyncGenerator<EntryName[]> {
   let opened: Dir;
   try {
     // Names as bytes, so that one that is not UTF-8 still names its file. Node's types only
     // know text encodings here; 'buffer' gives each entry's name as a Buffer.
-    opened = await opendir(dir, { bufferSize: 256, encoding: 'buffer' as BufferEncoding });
+    opened = opendirSync(dir, { bufferSize: 1024, encoding: 'buffer' as BufferEncoding });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  for await (const entry of opened) yield entryName(entry.name as unknown as Buffer);
+  try {
+    for (;;) {
+      const batch: EntryName[] = [];
+      for (let entry = opened.readSync(); entry !== null; entry = opened.readSync()) {
+        batch.push(entryName(entry.name as unknown as Buffer));
+        if (batch.length === LISTING_CHUNK_ITEMS) break;
+      }
+      if (batch.length === 0) return;
+      yield batch;
+      await slice.giveWay();
+    }
+  } finally {
+    opened.closeSync();
+  }
 }
 
 async function bytesNamesOrEmpty(dir: string): Promise<Buffer[]> {

@@ -68,7 +68,10 @@ export interface MaildirEntry extends MaildirName {
 }
 
 export function parseMaildirEntry({ text, bytes }: EntryName): MaildirEntry {
-  if (bytes === undefined) return { ...parseMaildirFileName(text), key: text.split(':')[0]! };
+  if (bytes === undefined) {
+    const { uniqueName, flagLetters } = parseMaildirFileName(text);
+    return { uniqueName, flagLetters, key: uniqueName };
+  }
 
   // Only the unique name shows escaped bytes; flags are letters, never bytes read as text.
   const colon = bytes.indexOf(0x3a);
