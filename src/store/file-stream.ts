@@ -1,7 +1,5 @@
-import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 
 import { OPEN_FLAGS, notRegularFile } from './regular-file.js';
 
@@ -35,31 +33,48 @@ export async function openRegularFile(path: string | Buffer): Promise<OpenedFile
   }
 }
 
-/** The file's `size` bytes from its start; the stream fails if the file ends before. */
-export function streamWhole({ handle, size }: OpenedFile): Readable {
-  if (size === 0) {
-    void handle.close();
-    return Readable.from([]);
+/**
+ * The file's `size` bytes from its start, read into a chunk of their own each; the stream fails
+ * if the file ends before. It closes the file however it ends.
+ */
+class WholeFile extends Readable {
+  #position = 0;
+
+  constructor(private readonly file: OpenedFile) {
+    super({ highWaterMark: STREAM_CHUNK_BYTES });
   }
 
-  const file = createReadStream('', {
-    fd: handle,
-    highWaterMark: STREAM_CHUNK_BYTES,
-    start: 0,
-    end: size - 1,
-  });
-  let read = 0;
-  const counted = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      read += chunk.length;
-      callback(null, chunk);
-    },
-    flush(callback) {
-      if (read === size) callback();
-      else callback(new Error(`the file shrank to ${read} of its ${size} bytes while it was read`));
-    },
-  });
-  // The pipeline closes the file however it ends, and passes a read error on to `counted`.
-  pipeline(file, counted).catch(() => undefined);
-  return counted;
+  override _read(): void {
+    const { handle, size } = this.file;
+    const left = size - this.#position;
+    if (left <= 0) {
+      this.push(null);
+      return;
+    }
+
+    const chunk = Buffer.allocUnsafeSlow(Math.min(STREAM_CHUNK_BYTES, left));
+    handle.read(chunk, 0, chunk.length, this.#position).then(
+      ({ bytesRead }) => {
+        if (bytesRead === 0) {
+          const read = `${this.#position} of its ${size} bytes`;
+          this.destroy(new Error(`the file shrank to ${read} while it was read`));
+          return;
+        }
+        this.#position += bytesRead;
+        this.push(bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead));
+      },
+      (error: Error) => this.destroy(error),
+    );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.file.handle.close().then(
+      () => callback(error),
+      () => callback(error),
+    );
+  }
+}
+
+export function streamWhole(file: OpenedFile): Readable {
+  return new WholeFile(file);
 }
