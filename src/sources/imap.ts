@@ -159,24 +159,32 @@ class ImapMailbox implements MailboxSource, ConnectionLender {
   async *listItems(folder: SourceFolder, signal: AbortSignal): AsyncGenerator<SourceItem[]> {
     const session = this.#session(folder, signal);
     try {
-      const uids = await session.run(async ({ client }) => {
+      // The UID sets to FETCH: for a folder of a chunk or less, the whole range at once, in one
+      // round trip as most folders are; for a larger one, its UIDs a chunk at a time.
+      const sets = await session.run(async ({ client }) => {
         const mailbox = session.mailbox;
         if (!mailbox || mailbox.exists === 0) return [];
         // UIDs below UIDNEXT at SELECT are exactly what the folder held then (RFC 3501
         // section 2.3.1.1); a message appended later gets a higher UID and is left out. A
-        // server that does not tell UIDNEXT gets `1:*`: what the folder holds at the SEARCH.
+        // server that does not tell UIDNEXT gets `1:*`: what the folder holds when asked.
         const next = mailbox.uidNext;
         const known = Number.isInteger(next) && next > 0;
         if (known && next <= 1) return [];
-        const found = await client.search({ uid: known ? `1:${next - 1}` : '1:*' }, { uid: true });
+        const range = known ? `1:${next - 1}` : '1:*';
+        if (mailbox.exists <= LISTING_CHUNK_ITEMS) return [range];
+
+        const found = await client.search({ uid: range }, { uid: true });
         if (found === false || found === undefined) {
           throw new Error(`the server refused to SEARCH folder ${folder.path.join('/')}`);
         }
-        return found;
+        const chunks: string[] = [];
+        for (let start = 0; start < found.length; start += LISTING_CHUNK_ITEMS) {
+          chunks.push(uidSet(found.slice(start, start + LISTING_CHUNK_ITEMS)));
+        }
+        return chunks;
       });
 
-      for (let start = 0; start < uids.length; start += LISTING_CHUNK_ITEMS) {
-        const set = uidSet(uids.slice(start, start + LISTING_CHUNK_ITEMS));
+      for (const set of sets) {
         yield await session.run(async ({ client }) => {
           const items: SourceItem[] = [];
           const query = { uid: true, flags: true, internalDate: true, size: true };
