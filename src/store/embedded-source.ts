@@ -79,6 +79,10 @@ function maildirPath(dir: string, name: MaildirFile): string | Buffer {
   return name.bytes ? Buffer.concat([Buffer.from(`${dir}/`), name.bytes]) : join(dir, name.file);
 }
 
+function sizeOf(dir: string, name: MaildirFile): number | undefined {
+  return statSync(maildirPath(dir, name), { throwIfNoEntry: false })?.size;
+}
+
 function locatorOf(name: MaildirFile): string {
   return name.bytes ? byteLocator(name.bytes) : name.file;
 }
@@ -416,13 +420,16 @@ class EmbeddedMailbox implements MailboxSource {
     // Names read but gone when stat'ed: renamed since, most of them, and looked for again.
     const missed = new Map<string, MaildirFile>();
     let chunk: SourceItem[] = [];
-    const take = (name: MaildirFile): SourceItem[] | undefined => {
-      if (listed.has(name.key)) return undefined;
+    /** `copy`: a second file under a name already listed, listed as an item of its own. */
+    const take = (name: MaildirFile, copy = false): SourceItem[] | undefined => {
+      if (!copy && listed.has(name.key)) return undefined;
       const info = statSync(maildirPath(dir, name), { throwIfNoEntry: false });
-      if (info === undefined) missed.set(name.key, name);
+      if (info === undefined && !copy) missed.set(name.key, name);
       if (!info?.isFile()) return undefined;
-      missed.delete(name.key);
-      listed.add(name.key);
+      if (!copy) {
+        missed.delete(name.key);
+        listed.add(name.key);
+      }
       chunk.push({
         id: name.uniqueName,
         kind: 'message',
@@ -440,9 +447,15 @@ class EmbeddedMailbox implements MailboxSource {
     let stamp = directoriesStamp(dir);
     const fresh = new Map<string, MaildirFile>();
     for await (const names of named('new')) for (const name of names) fresh.set(name.key, name);
+    // A name in both new/ and cur/ is most often a move caught half-way (a link, then an
+    // unlink): it is read from cur/. A copy in new/ of another size is another message under
+    // the same name, and is exported too rather than lost.
+    const copies: MaildirFile[] = [];
     for await (const names of named('cur')) {
       for (const name of names) {
+        const copy = fresh.get(name.key);
         fresh.delete(name.key);
+        if (copy !== undefined && sizeOf(dir, copy) !== sizeOf(dir, name)) copies.push(copy);
         const full = take(name);
         if (full) yield full;
       }
@@ -452,6 +465,10 @@ class EmbeddedMailbox implements MailboxSource {
       if (full) yield full;
     }
     fresh.clear();
+    for (const copy of copies) {
+      const full = take(copy, true);
+      if (full) yield full;
+    }
 
     for (let pass = 0; pass < RESCAN_PASSES; pass++) {
       const now = directoriesStamp(dir);

@@ -282,8 +282,9 @@ describe('the embedded store: writer and source', () => {
       const file = n < 2500 ? join(maildir, 'cur', `${name}:2,S`) : join(maildir, 'new', name);
       await writeFile(file, `Subject: ${n}\r\n\r\n`);
     }
-    for (const name of names.slice(0, 100)) {
-      await writeFile(join(maildir, 'new', name), 'Subject: stale copy\r\n\r\n');
+    // Moves caught half-way: the same bytes under the same name in new/ as well.
+    for (const [n, name] of names.slice(0, 100).entries()) {
+      await writeFile(join(maildir, 'new', name), `Subject: ${n}\r\n\r\n`);
     }
 
     const source = openMailboxDir(join(dir, 'large'));
@@ -336,19 +337,40 @@ describe('the embedded store: writer and source', () => {
     await writeFile(join(maildir, 'subscriptions'), 'INBOX\n');
     await writeFile(join(maildir, 'tmp', 'half-written'), 'Subject: b');
     await writeFile(join(maildir, 'cur', '.hidden'), 'Subject: c');
-    await writeFile(join(maildir, 'new', stored.id), 'Subject: stale copy');
+    // A move caught half-way: the same message, linked into cur/ and not yet unlinked.
+    await writeFile(join(maildir, 'new', stored.id), 'Subject: a\r\n\r\n');
 
     const source = openMailboxDir(mailbox);
     const [inbox] = await source.listFolders(signal);
     assert.deepEqual(inbox, { path: ['INBOX'], kind: 'mail', validity: '1234' });
     const items = await listAllItems(source, inbox!, signal);
     assert.deepEqual(
-      items.map((i) => i.id),
-      [stored.id],
+      items.map((i) => [i.id, i.locator?.slice(0, 4)]),
+      [[stored.id, 'cur/']],
     );
     for await (const content of source.readItems(inbox!, items, signal)) {
       assert.ok('body' in content);
       assert.equal((await bodyOf(content.body)).toString(), 'Subject: a\r\n\r\n');
     }
+  });
+
+  it('lists a copy in new/ of another size under a name also in cur/ as a message too', async () => {
+    const mailbox = join(dir, 'two-under-one-name');
+    const writer = await MailboxWriter.open(mailbox);
+    const stored = await writer.deliverMessage(['INBOX'], 'Subject: a\r\n\r\n');
+    await writeFile(join(mailbox, 'Maildir', 'new', stored.id), 'Subject: another\r\n\r\n');
+
+    const source = openMailboxDir(mailbox);
+    const [inbox] = await source.listFolders(signal);
+    const items = await listAllItems(source, inbox!, signal);
+    const bodies: string[] = [];
+    for await (const content of source.readItems(inbox!, items, signal)) {
+      assert.ok('body' in content);
+      bodies.push(`${content.item.id} ${(await bodyOf(content.body)).toString()}`);
+    }
+    assert.deepEqual(bodies.sort(), [
+      `${stored.id} Subject: a\r\n\r\n`,
+      `${stored.id} Subject: another\r\n\r\n`,
+    ]);
   });
 });
