@@ -20,10 +20,11 @@ const run = promisify(execFile);
 const USER = { name: 'bench', password: 'bench-password' };
 const ADMIN = { name: 'admin', password: 'admin-password' };
 
+/** Each round runs mbsync, then ours: `ours[i]` beside `peer[i]`. */
 export interface ImapFigures {
   readonly messages: number;
-  readonly ours: OurFigures;
-  readonly peer: PeerFigures & { readonly messages: number };
+  readonly ours: readonly OurFigures[];
+  readonly peer: readonly (PeerFigures & { readonly messages: number })[];
 }
 
 export async function runImapBench(
@@ -31,6 +32,7 @@ export async function runImapBench(
   workDir: string,
   log: (line: string) => void,
   nodeArgs: readonly string[] = [],
+  repeat = 1,
 ): Promise<ImapFigures> {
   const dovecot = await startDovecot({ users: [USER], masterUser: ADMIN });
   try {
@@ -47,26 +49,35 @@ export async function runImapBench(
     const messages = [...status.matchAll(/messages=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
     log(`Dovecot indexed ${messages} messages`);
 
-    const peer = await runMbsync(dovecot, workDir);
-    log(`mbsync: ${peer.messages} messages in ${peer.seconds.toFixed(1)} s`);
+    const ours: OurFigures[] = [];
+    const peer: ImapFigures['peer'][number][] = [];
+    for (let round = 1; round <= repeat; round++) {
+      const stored = await runMbsync(dovecot, workDir);
+      log(`${mailbox.name}: mbsync: ${stored.messages} messages in ${stored.seconds.toFixed(1)} s`);
+      peer.push(stored);
 
-    const ours = await runOurs(
-      {
-        source: {
-          kind: 'imap',
-          host: dovecot.host,
-          port: dovecot.port,
-          user: USER.name,
-          admin: ADMIN.name,
-          password: ADMIN.password,
+      const exported = await runOurs(
+        {
+          source: {
+            kind: 'imap',
+            host: dovecot.host,
+            port: dovecot.port,
+            user: USER.name,
+            admin: ADMIN.name,
+            password: ADMIN.password,
+          },
+          sink: 'store',
+          compression: 'default',
+          outDir: outDirOf(workDir, 'imap-ours'),
         },
-        sink: 'store',
-        compression: 'default',
-        outDir: outDirOf(workDir, 'imap-ours'),
-      },
-      nodeArgs,
-    );
-    log(`ours over IMAP: ${ours.items} messages in ${ours.seconds.toFixed(1)} s`);
+        nodeArgs,
+      );
+      log(`${mailbox.name}: ours over IMAP: ${exported.items} in ${exported.seconds.toFixed(1)} s`);
+      if (exported.items !== messages) {
+        throw new Error(`${mailbox.name}: we exported ${exported.items} of ${messages} messages`);
+      }
+      ours.push(exported);
+    }
     return { messages, ours, peer };
   } finally {
     await dovecot.destroy();

@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { CeilingJob, CeilingResult, CeilingWork } from './ceiling.js';
 import type { ChildJob, ChildResult } from './export-child.js';
 import { measure } from './measure.js';
 
@@ -47,4 +48,34 @@ export async function runOurs(
 
 export function outDirOf(workDir: string, name: string): string {
   return join(workDir, 'out', name);
+}
+
+const CEILING = fileURLToPath(new URL('./ceiling.js', import.meta.url));
+
+/** The ceiling of ceiling.ts on the Maildir under `mailboxDir`, measured like our export. */
+export async function runCeiling(
+  mailboxDir: string,
+  work: CeilingWork,
+  outDir: string,
+): Promise<OurFigures> {
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  try {
+    const job: CeilingJob = {
+      maildir: join(mailboxDir, 'Maildir'),
+      work,
+      out: join(outDir, 'zip'),
+    };
+    const measured = await measure(process.execPath, [CEILING, JSON.stringify(job)]);
+    const result = JSON.parse(measured.stdout.trim().split('\n').pop() ?? '') as CeilingResult;
+    return {
+      seconds: measured.seconds,
+      exportSeconds: measured.seconds,
+      peakRssBytes: measured.peakRssBytes,
+      zipBytes: result.zipBytes,
+      items: result.messages,
+    };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
 }

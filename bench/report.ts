@@ -11,14 +11,35 @@ import type { PeerFigures } from './peers.js';
 
 const run = promisify(execFile);
 
+/** One case: ours and the peer, run in turn `repeat` times (`ours[i]` beside `peer[i]`). */
 export interface Row {
   readonly mailbox: string;
   readonly items: number;
   readonly bytes: number;
   readonly mode: string;
-  readonly ours: OurFigures;
-  readonly peer: PeerFigures;
+  readonly ours: readonly OurFigures[];
+  readonly peer: readonly PeerFigures[];
 }
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/**
+ * The ratio of a case: the median of each round's ratio, the two runs of a round being the
+ * closest in time, with the lowest and highest when there was more than one round.
+ */
+function ratioCell(ratios: readonly number[]): string {
+  const text = median(ratios).toFixed(2);
+  if (ratios.length === 1) return text;
+  return `${text} (${Math.min(...ratios).toFixed(2)} to ${Math.max(...ratios).toFixed(2)})`;
+}
+
+const seconds = (runs: readonly { seconds: number }[]) => median(runs.map((run) => run.seconds));
+const peakRss = (runs: readonly { peakRssBytes: number }[]) =>
+  Math.max(...runs.map((run) => run.peakRssBytes));
 
 export async function describeMachine(): Promise<string[]> {
   const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
@@ -43,6 +64,8 @@ export async function describeMachine(): Promise<string[]> {
 const mb = (bytes: number) => (bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0);
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
 const secs = (seconds: number) => seconds.toFixed(seconds < 10 ? 2 : 1);
+/** A rate; a mailbox of one huge message goes at a fraction of a message a second. */
+const rate = (perSecond: number) => perSecond.toFixed(perSecond < 10 ? 2 : 0);
 
 /** A table cell: a `|` inside it would start another column. */
 const cell = (text: string) => text.replaceAll('|', '\\|');
@@ -53,26 +76,34 @@ export function embeddedTable(rows: readonly Row[]): string[] {
     '| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |',
   ];
   for (const row of rows) {
-    const rate = row.bytes / 1e6 / row.ours.seconds;
+    const ours = seconds(row.ours);
+    const ratios = row.ours.map((run, index) => row.peer[index]!.seconds / run.seconds);
     lines.push(
       `| ${row.mailbox} | ${row.items} | ${mb(row.bytes)} | ${row.mode} | ` +
-        `${secs(row.ours.seconds)} | ${rate.toFixed(0)} | ${mib(row.ours.peakRssBytes)} | ` +
-        `${cell(row.peer.name)} | ${secs(row.peer.seconds)} | ${mib(row.peer.peakRssBytes)} | ` +
-        `${(row.peer.seconds / row.ours.seconds).toFixed(2)} |`,
+        `${secs(ours)} | ${(row.bytes / 1e6 / ours).toFixed(0)} | ${mib(peakRss(row.ours))} | ` +
+        `${cell(row.peer[0]!.name)} | ${secs(seconds(row.peer))} | ${mib(peakRss(row.peer))} | ` +
+        `${ratioCell(ratios)} |`,
     );
   }
   return lines;
 }
 
 export function imapTable(mailbox: string, figures: ImapFigures): string[] {
-  const ours = figures.ours.items / figures.ours.seconds;
-  const peer = figures.peer.messages / figures.peer.seconds;
+  const { ours, peer } = figures;
+  const ourRate = (run: OurFigures) => run.items / run.seconds;
+  const peerRate = (run: ImapFigures['peer'][number]) => run.messages / run.seconds;
+  const ratios = ours.map((run, index) => ourRate(run) / peerRate(peer[index]!));
+  const items = [...new Set(ours.map((run) => run.items))].join(', ');
+  const stored = [...new Set(peer.map((run) => run.messages))].join(', ');
   return [
-    '| mailbox | messages | our s | our msgs/s | our peak RSS | mbsync s | mbsync msgs/s | mbsync peak RSS | ratio |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| ${mailbox} over IMAP | ${figures.ours.items} (mbsync ${figures.peer.messages}) | ` +
-      `${secs(figures.ours.seconds)} | ${ours.toFixed(0)} | ${mib(figures.ours.peakRssBytes)} | ` +
-      `${secs(figures.peer.seconds)} | ${peer.toFixed(0)} | ${mib(figures.peer.peakRssBytes)} | ` +
-      `${(ours / peer).toFixed(2)} |`,
+    `| ${mailbox} over IMAP | ${items} (mbsync ${stored}) | ` +
+      `${secs(seconds(ours))} | ${rate(median(ours.map(ourRate)))} | ` +
+      `${mib(peakRss(ours))} | ${secs(seconds(peer))} | ${rate(median(peer.map(peerRate)))} | ` +
+      `${mib(peakRss(peer))} | ${ratioCell(ratios)} |`,
   ];
 }
+
+export const IMAP_TABLE_HEAD = [
+  '| mailbox | messages | our s | our msgs/s | our peak RSS | mbsync s | mbsync msgs/s | mbsync peak RSS | ratio |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+];
