@@ -64,13 +64,16 @@ export async function writeMessage(
   if (Buffer.isBuffer(body)) body = Readable.from([body], { objectMode: false });
 
   const capture = new HeaderCapture();
-  const { stream, outcome } = observeBody(body, (chunk) => {
+  const observe = (chunk: Buffer): void => {
     capture.observe(chunk);
     target.onBytes(chunk.length);
-  });
+  };
+  // The entry holds the message's bytes as they are: the CRC-32 comes with its SHA-256.
+  const { stream, outcome } = observeBody(body, observe, target.zip.digests);
   const unbind = releaseOnAbort(target.signal, [body, stream]);
   try {
-    await target.zip.addFile(target.zipPath, stream);
+    const crc32 = outcome.then((read) => read.crc32!);
+    await target.zip.addFile(target.zipPath, stream, crc32);
     const read = await outcome;
     if (read.error !== undefined) {
       const partialEntry = { zipPath: target.zipPath, size: read.bytes, sha256: read.sha256 };

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { constants as zlib, crc32, deflateRaw, type ZlibOptions } from 'node:zlib';
 
 import type { Compression } from '../core/export.js';
+import { DigestThread } from './digest-thread.js';
 import { EntryWorkers, type EntryFacts } from './entry-workers.js';
 import { openByteSpool } from './spool.js';
 import {
@@ -116,6 +117,8 @@ interface FileEntry {
   consumed: Promise<void>;
   ended: boolean;
   crc32: number;
+  /** The CRC-32, when the caller works it out (on the digest thread) instead of the writer. */
+  readonly crc32Given: Promise<number> | undefined;
   size: number;
 }
 
@@ -151,6 +154,8 @@ export class ZipWriter {
   #smallAhead = 0;
   /** The entry threads, on which `addWholeFiles` callers work out their files' facts. */
   readonly workers: EntryWorkers;
+  /** The thread on which `addFile` callers may hash large data, and give its CRC-32. */
+  readonly digests = new DigestThread((error) => this.#fail(error));
   #finished = false;
   /** Set once the end records are written: a close after that is no failure. */
   #complete = false;
@@ -176,9 +181,12 @@ export class ZipWriter {
   /**
    * Adds a file whose data is `data`, a stream or the whole data, and resolves once `data` was
    * read to its end. A stream must not fail: callers end it early instead, so that the entry
-   * stays well formed.
+   * stays well formed. `crc32`, when given, is the CRC-32 of the data the stream gave, which
+   * the writer then does not work out.
    */
-  addFile(zipPath: string, data: Readable | Buffer): Promise<void> {
+  addFile(zipPath: string, data: Readable | Buffer, crc32?: Promise<number>): Promise<void> {
+    // Its failure is taken where it is written; until then it must not count as unhandled.
+    crc32?.catch(() => undefined);
     const entry: FileEntry = {
       name: Buffer.from(zipPath, 'utf8'),
       method: this.#level === 0 ? METHOD_STORE : METHOD_DEFLATE,
@@ -187,6 +195,7 @@ export class ZipWriter {
       consumed: Promise.resolve(),
       ended: false,
       crc32: 0,
+      crc32Given: crc32,
       size: 0,
     };
     this.#enqueue({ file: entry });
@@ -248,6 +257,7 @@ export class ZipWriter {
     this.#changed();
     this.output.destroy(error);
     this.#central.close();
+    this.digests.close();
     void this.workers.close();
   }
 
@@ -276,7 +286,7 @@ export class ZipWriter {
       const chunks = Buffer.isBuffer(data) ? [data] : (data as AsyncIterable<Buffer>);
       for await (const chunk of chunks) {
         if (this.#failure !== undefined) throw this.#failure;
-        entry.crc32 = crc32(chunk, entry.crc32);
+        if (entry.crc32Given === undefined) entry.crc32 = crc32(chunk, entry.crc32);
         entry.size += chunk.length;
         parts.push(chunk);
         partBytes += chunk.length;
@@ -362,6 +372,7 @@ export class ZipWriter {
     await this.#flush();
     this.#complete = true;
     this.#central.close();
+    this.digests.close();
     await this.workers.close();
     this.output.end();
   }
@@ -394,6 +405,7 @@ export class ZipWriter {
       await this.#write(block);
     }
     await entry.consumed;
+    if (entry.crc32Given !== undefined) entry.crc32 = await entry.crc32Given;
 
     const record = { ...entry, directory: false, compressedSize, offset };
     await this.#write(dataDescriptor(record));
