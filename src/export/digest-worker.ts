@@ -1,5 +1,5 @@
-// The thread behind digest-thread.ts: a running SHA-256 and CRC-32 for each body it is told
-// of, fed the body's chunks in order, each handed back once hashed; answered at the body's end.
+// The thread behind digest-thread.ts: a running hash, and CRC-32 if asked, for each body it is
+// told of, fed the body's chunks in order, each handed back once hashed; answered at its end.
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
@@ -9,34 +9,38 @@ import type { DigestAnswer, DigestRequest } from './digest-thread.js';
 const port = parentPort;
 if (port === null) throw new Error('digest-worker.js runs only as a worker thread');
 
-const bodies = new Map<number, { hash: Hash; crc32: number; bytes: number }>();
+const bodies = new Map<number, { hash: Hash; crc32: number | undefined; bytes: number }>();
 
 port.on('message', (request: DigestRequest) => {
   const { id } = request;
+  if (request.op === 'drop') {
+    bodies.delete(id);
+    return;
+  }
+
   let body = bodies.get(id);
   if (body === undefined) {
-    body = { hash: createHash('sha256'), crc32: 0, bytes: 0 };
+    const { algorithm, crc32: withCrc } = request.kind;
+    body = { hash: createHash(algorithm), crc32: withCrc ? 0 : undefined, bytes: 0 };
     bodies.set(id, body);
   }
 
   if (request.op === 'chunk') {
     const chunk = new Uint8Array(request.memory, request.offset, request.length);
     body.hash.update(chunk);
-    body.crc32 = crc32(chunk, body.crc32);
+    if (body.crc32 !== undefined) body.crc32 = crc32(chunk, body.crc32);
     body.bytes += chunk.length;
     port.postMessage(request, [request.memory]);
     return;
   }
 
   bodies.delete(id);
-  if (request.op === 'end') {
-    const answer: DigestAnswer = {
-      op: 'digest',
-      id,
-      sha256: body.hash.digest('hex'),
-      crc32: body.crc32,
-      bytes: body.bytes,
-    };
-    port.postMessage(answer);
-  }
+  const answer: DigestAnswer = {
+    op: 'digest',
+    id,
+    hex: body.hash.digest('hex'),
+    crc32: body.crc32 ?? 0,
+    bytes: body.bytes,
+  };
+  port.postMessage(answer);
 });

@@ -1,38 +1,27 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 
 import type { DigestThread } from './digest-thread.js';
 
 /**
- * Passes bytes through unchanged while hashing and counting them. Being a Transform, it keeps
- * the backpressure of whatever reads it: the zip goes through one of these on its way to the
+ * Passes bytes through unchanged while counting them. Being a Transform, it keeps the
+ * backpressure of whatever reads it: the zip goes through one of these on its way to the
  * object store.
  */
-export class DigestStream extends Transform {
-  private readonly hash: Hash;
-  private count = 0;
+export class ByteCounter extends Transform {
+  #count = 0;
 
-  constructor(
-    algorithm: 'sha256' | 'sha384',
-    private readonly onBytes: (total: number) => void = () => {},
-  ) {
+  constructor(private readonly onBytes: (total: number) => void = () => {}) {
     super();
-    this.hash = createHash(algorithm);
   }
 
   get bytes(): number {
-    return this.count;
-  }
-
-  /** Lowercase hex digest; call once, after the stream ended. */
-  hex(): string {
-    return this.hash.digest('hex');
+    return this.#count;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.hash.update(chunk);
-    this.count += chunk.length;
-    this.onBytes(this.count);
+    this.#count += chunk.length;
+    this.onBytes(this.#count);
     done(null, chunk);
   }
 }
@@ -102,7 +91,7 @@ export function observeBody(
       if (digest === undefined) {
         settle({ bytes, sha256: hash!.digest('hex'), ...failure });
       } else if (done) {
-        settle(digest.end().then(({ sha256, crc32 }) => ({ bytes, sha256, crc32, ...failure })));
+        settle(digest.end().then(({ hex, crc32 }) => ({ bytes, sha256: hex, crc32, ...failure })));
       } else {
         digest.drop();
         settle(Promise.reject(new Error('the body was not read to its end')));

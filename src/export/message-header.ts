@@ -40,7 +40,8 @@ export class HeaderCapture {
     const joined = this.chunks.length === 0 ? chunk : Buffer.concat([...this.chunks, chunk]);
     this.chunks.length = 0;
     const end = headerEnd(joined, searchFrom);
-    const kept = end === -1 ? joined : joined.subarray(0, end);
+    // A copy: the chunk's memory goes on to the zip, which may hand it to another thread.
+    const kept = Buffer.from(end === -1 ? joined : joined.subarray(0, end));
     this.chunks.push(kept);
     this.collected = kept.length;
     if (kept.length > this.limit) this.state = 'too-large';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { ExportOptions, ExportResult } from '../core/export.js';
 import { ExportError } from '../core/errors.js';
 import type { ExportLog } from '../core/model.js';
-import { DigestStream } from './digest.js';
+import { ByteCounter } from './digest.js';
 import { Cut } from './cut.js';
 import { closeManifest, openManifest } from './manifest.js';
 import { ProgressReporter } from './progress.js';
@@ -11,10 +11,10 @@ import { InOrder } from './in-order.js';
 import { ZipWriter } from './zip-writer.js';
 
 /**
- * The export: source → zip stream → SHA-384 and byte count → object store, then the export
- * log. Nothing grows with the mailbox in memory: the cut, the manifest's lists and the zip's
+ * The export: source → zip stream (hashed with SHA-384 as it is written) → byte count →
+ * object store, then the export log. Nothing grows with the mailbox in memory: the cut, the manifest's lists and the zip's
  * central directory wait on disk (spool.ts), and each stage reads only as fast as the next one
- * takes (the zip's output, the digest and the store's upload are piped, never buffered).
+ * takes (the zip's output, the byte count and the store's upload are piped, never buffered).
  */
 
 function epochSeconds(date: Date): string {
@@ -110,20 +110,21 @@ async function writeZip(
     },
     options.progressEventMs,
   );
-  const digest = new DigestStream('sha384', (bytes) => {
+  // The zip hashes its own output (SHA-384) on its digest thread; here it is only counted.
+  const counted = new ByteCounter((bytes) => {
     progress.counters.zipBytes = bytes;
   });
-  zip.output.on('error', (error) => digest.destroy(error));
-  zip.output.pipe(digest);
+  zip.output.on('error', (error) => counted.destroy(error));
+  zip.output.pipe(counted);
   // The store reads the zip once its put has set up (a bucket check, a file, an upload): a
   // failure before that reaches it through the destroyed stream, and must not be an 'error'
   // event without a listener, which would end the process.
-  digest.on('error', () => undefined);
+  counted.on('error', () => undefined);
 
   const upload = options.objectStore.put({
     bucket: options.bucket,
     key: options.zipKey,
-    body: digest,
+    body: counted,
     kmsKeyArn: options.kmsKeyArn,
     signal,
     contentType: 'application/zip',
@@ -131,7 +132,7 @@ async function writeZip(
   track(upload);
   const stopped = new Promise<never>((_, reject) => {
     const onAbort = (): void => {
-      digest.destroy(signal.reason as Error);
+      counted.destroy(signal.reason as Error);
       zip.output.destroy(signal.reason as Error);
       reject(signal.reason);
     };
@@ -153,23 +154,23 @@ async function writeZip(
     zip.finish();
 
     const stored = await Promise.race([upload, stopped]);
-    if (stored.bytes !== digest.bytes) {
-      const taken = `${stored.bytes} of ${digest.bytes} bytes`;
+    if (stored.bytes !== counted.bytes) {
+      const taken = `${stored.bytes} of ${counted.bytes} bytes`;
       const message = `job ${options.jobId}: the store took ${taken}`;
       throw new ExportError('WriteFailed', message);
     }
-    progress.counters.zipBytes = digest.bytes;
+    progress.counters.zipBytes = counted.bytes;
     progress.flush();
 
     const zipLog = {
       totalNonExportableItems: String(manifest.nonExportable.length),
       totalMessages: String(totals.itemsExported),
-      sha384Hash: digest.hex(),
-      totalBytes: String(digest.bytes),
+      sha384Hash: zip.sha384,
+      totalBytes: String(counted.bytes),
       totalFolders: String(cut.placements.length),
       startTime: epochSeconds(options.startTime),
     };
-    return { zipLog, zipBytes: digest.bytes, totals };
+    return { zipLog, zipBytes: counted.bytes, totals };
   } catch (error) {
     // A zip that failed (a full temporary folder, a lost upload) fails what waits on it with
     // errors of their own, such as closed entry threads: its failure is the one that says why.

@@ -76,6 +76,12 @@ const BLOCKS_AHEAD = 6;
  */
 const OUTPUT_CHUNK_BYTES = 256 * 1024;
 
+/**
+ * Output chunks on their way through the digest thread at once: the thread hashes one while
+ * the main thread makes the next.
+ */
+const OUTPUT_CHUNKS_AHEAD = 4;
+
 const deflate = promisify<Buffer, ZlibOptions, Buffer>(deflateRaw);
 
 const EMPTY = Buffer.alloc(0);
@@ -156,6 +162,11 @@ export class ZipWriter {
   readonly workers: EntryWorkers;
   /** The thread on which `addFile` callers may hash large data, and give its CRC-32. */
   readonly digests = new DigestThread((error) => this.#fail(error));
+  /** The zip's SHA-384, worked out on the digest thread as its chunks go out. */
+  readonly #outputDigest = this.digests.open({ algorithm: 'sha384', crc32: false });
+  /** Output chunks being hashed, oldest first; each goes out once it is back. */
+  readonly #hashing: Promise<Buffer>[] = [];
+  #sha384: string | undefined;
   #finished = false;
   /** Set once the end records are written: a close after that is no failure. */
   #complete = false;
@@ -182,7 +193,9 @@ export class ZipWriter {
    * Adds a file whose data is `data`, a stream or the whole data, and resolves once `data` was
    * read to its end. A stream must not fail: callers end it early instead, so that the entry
    * stays well formed. `crc32`, when given, is the CRC-32 of the data the stream gave, which
-   * the writer then does not work out.
+   * the writer then does not work out. The writer takes the data's memory: a chunk may be
+   * moved to the digest thread, which leaves the caller's Buffer empty, so a caller that still
+   * needs a chunk gives a copy.
    */
   addFile(zipPath: string, data: Readable | Buffer, crc32?: Promise<number>): Promise<void> {
     // Its failure is taken where it is written; until then it must not count as unhandled.
@@ -223,6 +236,12 @@ export class ZipWriter {
     this.#smallAhead += zipPaths.length;
     const names = zipPaths.map((zipPath) => Buffer.from(zipPath, 'utf8'));
     this.#enqueue({ whole: { names, facts } });
+  }
+
+  /** The SHA-384 of every byte of `output`, in hex, once the zip has ended. */
+  get sha384(): string {
+    if (this.#sha384 === undefined) throw new Error('the zip has not ended yet');
+    return this.#sha384;
   }
 
   /** What made the zip fail, once it has: every later call throws it. */
@@ -370,6 +389,8 @@ export class ZipWriter {
     const directorySize = this.#offset - directoryOffset;
     await this.#write(endRecords(this.#entries, directoryOffset, directorySize));
     await this.#flush();
+    while (this.#hashing.length > 0) await this.#send(await this.#hashing.shift()!);
+    this.#sha384 = (await this.#outputDigest.end()).hex;
     this.#complete = true;
     this.#central.close();
     this.digests.close();
@@ -458,6 +479,14 @@ export class ZipWriter {
     const chunk = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
     this.#pending = [];
     this.#pendingBytes = 0;
+    const hashed = this.#outputDigest.hash(chunk);
+    // Its failure is the thread's, which fails the zip; until taken it must not go unhandled.
+    hashed.catch(() => undefined);
+    this.#hashing.push(hashed);
+    if (this.#hashing.length >= OUTPUT_CHUNKS_AHEAD) await this.#send(await this.#hashing.shift()!);
+  }
+
+  async #send(chunk: Buffer): Promise<void> {
     if (this.output.write(chunk)) return;
 
     await new Promise<void>((resolve) => {

@@ -64,7 +64,7 @@ describe('the digest thread', () => {
       assert.deepEqual(back, copy.subarray(100, 30_000));
       assert.equal(whole.length, 64 * 1024);
       assert.deepEqual(whole, copy);
-      assert.equal((await digest.end()).sha256, sha256(copy.subarray(100, 30_000)));
+      assert.equal((await digest.end()).hex, sha256(copy.subarray(100, 30_000)));
     } finally {
       thread.close();
     }
@@ -82,8 +82,8 @@ describe('the digest thread', () => {
         await Promise.all(pieces);
         if (start === 2000) db.drop();
       }
-      assert.equal((await da.end()).sha256, sha256(a));
-      assert.equal((await dc.end()).sha256, sha256(c));
+      assert.equal((await da.end()).hex, sha256(a));
+      assert.equal((await dc.end()).hex, sha256(c));
       assert.equal(
         await dc.end().catch((error: Error) => error.message),
         'a digest was ended twice',
