@@ -1,10 +1,11 @@
 import { Worker } from 'node:worker_threads';
 
 /**
- * Hashes of large bodies, worked out on a thread of their own: the SHA-256 and CRC-32 of large
- * messages, the SHA-384 of the zip. Stored uncompressed, a mailbox of large messages otherwise
- * has the main thread hash every byte three times and encrypt it, while the other core has
- * little to do.
+ * Hashes of large bodies, worked out on a thread of their own: the SHA-256 of large messages,
+ * the SHA-384 of the zip. Stored uncompressed, a mailbox of large messages otherwise has the
+ * main thread hash every byte twice, take its CRC-32 and encrypt it, while the other core has
+ * little to do. The CRC-32, four times as fast as SHA-256, stays on the main thread, which
+ * has the time for it: the thread is the busier of the two.
  *
  * Each chunk crosses to the thread and back without a copy: its memory is transferred there,
  * hashed, and transferred back, and only then passed on. A chunk that shares its memory with
@@ -13,22 +14,18 @@ import { Worker } from 'node:worker_threads';
  * main thread writes those before it.
  */
 
-/** What a body's digest is: a hash, with the CRC-32 of the bytes or not. */
-export interface DigestKind {
-  readonly algorithm: 'sha256' | 'sha384';
-  readonly crc32: boolean;
-}
+export type DigestAlgorithm = 'sha256' | 'sha384';
 
 export type DigestRequest =
   | {
       readonly op: 'chunk';
       readonly id: number;
-      readonly kind: DigestKind;
+      readonly algorithm: DigestAlgorithm;
       readonly memory: ArrayBuffer;
       readonly offset: number;
       readonly length: number;
     }
-  | { readonly op: 'end'; readonly id: number; readonly kind: DigestKind }
+  | { readonly op: 'end'; readonly id: number; readonly algorithm: DigestAlgorithm }
   | { readonly op: 'drop'; readonly id: number };
 
 export type DigestAnswer =
@@ -37,19 +34,14 @@ export type DigestAnswer =
       readonly op: 'digest';
       readonly id: number;
       readonly hex: string;
-      readonly crc32: number;
       readonly bytes: number;
     };
 
 export interface Digest {
   /** The hash, in lowercase hex. */
   readonly hex: string;
-  /** 0 unless the CRC-32 was asked for. */
-  readonly crc32: number;
   readonly bytes: number;
 }
-
-const MESSAGE_DIGEST: DigestKind = { algorithm: 'sha256', crc32: true };
 
 /** The digest of one body, fed its chunks in order. */
 export interface BodyDigest {
@@ -101,8 +93,8 @@ export class DigestThread {
   /** `onFailure` hears once if the thread fails; every hash not yet answered fails too. */
   constructor(private readonly onFailure: (error: Error) => void = () => {}) {}
 
-  /** A digest to feed; by default a message's SHA-256 and CRC-32. */
-  open(kind: DigestKind = MESSAGE_DIGEST): BodyDigest {
+  /** A digest to feed, with `algorithm`. */
+  open(algorithm: DigestAlgorithm): BodyDigest {
     const id = this.#nextId++;
     const body: Body = { chunks: [] };
     this.#bodies.set(id, body);
@@ -112,7 +104,7 @@ export class DigestThread {
         if (ended) return Promise.reject(new Error('a chunk was given to a digest after its end'));
         return this.#ask<Buffer>((pending) => {
           body.chunks.push(pending);
-          return { op: 'chunk', id, kind, ...ownMemory(chunk), length: chunk.length };
+          return { op: 'chunk', id, algorithm, ...ownMemory(chunk), length: chunk.length };
         });
       },
       end: () => {
@@ -120,7 +112,7 @@ export class DigestThread {
         ended = true;
         return this.#ask<Digest>((pending) => {
           body.end = pending;
-          return { op: 'end', id, kind };
+          return { op: 'end', id, algorithm };
         });
       },
       drop: () => {
@@ -176,8 +168,8 @@ export class DigestThread {
       return;
     }
     this.#bodies.delete(answer.id);
-    const { hex, crc32, bytes } = answer;
-    body.end?.resolve({ hex, crc32, bytes });
+    const { hex, bytes } = answer;
+    body.end?.resolve({ hex, bytes });
   }
 
   #fail(error: Error, heard = true): void {

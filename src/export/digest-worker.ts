@@ -1,15 +1,14 @@
-// The thread behind digest-thread.ts: a running hash, and CRC-32 if asked, for each body it is
-// told of, fed the body's chunks in order, each handed back once hashed; answered at its end.
+// The thread behind digest-thread.ts: a running hash for each body it is told of, fed the
+// body's chunks in order, each handed back once hashed; answered at its end.
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { crc32 } from 'node:zlib';
 
 import type { DigestAnswer, DigestRequest } from './digest-thread.js';
 
 const port = parentPort;
 if (port === null) throw new Error('digest-worker.js runs only as a worker thread');
 
-const bodies = new Map<number, { hash: Hash; crc32: number | undefined; bytes: number }>();
+const bodies = new Map<number, { hash: Hash; bytes: number }>();
 
 port.on('message', (request: DigestRequest) => {
   const { id } = request;
@@ -20,15 +19,13 @@ port.on('message', (request: DigestRequest) => {
 
   let body = bodies.get(id);
   if (body === undefined) {
-    const { algorithm, crc32: withCrc } = request.kind;
-    body = { hash: createHash(algorithm), crc32: withCrc ? 0 : undefined, bytes: 0 };
+    body = { hash: createHash(request.algorithm), bytes: 0 };
     bodies.set(id, body);
   }
 
   if (request.op === 'chunk') {
     const chunk = new Uint8Array(request.memory, request.offset, request.length);
     body.hash.update(chunk);
-    if (body.crc32 !== undefined) body.crc32 = crc32(chunk, body.crc32);
     body.bytes += chunk.length;
     port.postMessage(request, [request.memory]);
     return;
@@ -39,7 +36,6 @@ port.on('message', (request: DigestRequest) => {
     op: 'digest',
     id,
     hex: body.hash.digest('hex'),
-    crc32: body.crc32 ?? 0,
     bytes: body.bytes,
   };
   port.postMessage(answer);

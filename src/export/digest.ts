@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { crc32 as crc32Of } from 'node:zlib';
 
 import type { DigestThread } from './digest-thread.js';
 
@@ -30,7 +31,7 @@ export class ByteCounter extends Transform {
 export interface ReadOutcome {
   readonly bytes: number;
   readonly sha256: string;
-  /** The CRC-32 of the bytes, when they were hashed on the digest thread. */
+  /** The CRC-32 of the bytes, worked out beside a hash on the digest thread. */
   readonly crc32?: number;
   readonly error?: Error;
 }
@@ -42,15 +43,16 @@ const CHUNKS_AHEAD = 4;
  * Reads `source` chunk by chunk, as its consumer asks, and hands each chunk to `observe`
  * before passing it on. A read error does not fail the returned stream: it ends it, so that a
  * zip entry already begun stays well formed, and `outcome` carries the error. With `thread`,
- * the bytes are hashed there, and their CRC-32 worked out too; `outcome` rejects if the thread
- * fails, or if the consumer stops reading before the end.
+ * the bytes are hashed there, and their CRC-32 is worked out here, for the zip writer to
+ * skip; `outcome` rejects if the thread fails, or if the consumer stops reading before the end.
  */
 export function observeBody(
   source: Readable,
   observe: (chunk: Buffer) => void = () => {},
   thread?: DigestThread,
 ): { readonly stream: Readable; readonly outcome: Promise<ReadOutcome> } {
-  const digest = thread?.open();
+  const digest = thread?.open('sha256');
+  let crc = 0;
   const hash = digest === undefined ? createHash('sha256') : undefined;
   let bytes = 0;
   let settle: (outcome: ReadOutcome | Promise<ReadOutcome>) => void = () => {};
@@ -77,6 +79,7 @@ export function observeBody(
             yield passOn(buffer);
             continue;
           }
+          crc = crc32Of(buffer, crc);
           ahead.push(digest.hash(buffer));
           if (ahead.length >= CHUNKS_AHEAD) yield passOn(await ahead.shift()!);
         }
@@ -91,7 +94,7 @@ export function observeBody(
       if (digest === undefined) {
         settle({ bytes, sha256: hash!.digest('hex'), ...failure });
       } else if (done) {
-        settle(digest.end().then(({ hex, crc32 }) => ({ bytes, sha256: hex, crc32, ...failure })));
+        settle(digest.end().then(({ hex }) => ({ bytes, sha256: hex, crc32: crc, ...failure })));
       } else {
         digest.drop();
         settle(Promise.reject(new Error('the body was not read to its end')));

@@ -163,7 +163,7 @@ export class ZipWriter {
   /** The thread on which `addFile` callers may hash large data, and give its CRC-32. */
   readonly digests = new DigestThread((error) => this.#fail(error));
   /** The zip's SHA-384, worked out on the digest thread as its chunks go out. */
-  readonly #outputDigest = this.digests.open({ algorithm: 'sha384', crc32: false });
+  readonly #outputDigest = this.digests.open('sha384');
   /** Output chunks being hashed, oldest first; each goes out once it is back. */
   readonly #hashing: Promise<Buffer>[] = [];
   #sha384: string | undefined;

@@ -59,7 +59,7 @@ describe('the digest thread', () => {
     const copy = Buffer.from(whole);
     const thread = new DigestThread();
     try {
-      const digest = thread.open();
+      const digest = thread.open('sha256');
       const back = await digest.hash(whole.subarray(100, 30_000));
       assert.deepEqual(back, copy.subarray(100, 30_000));
       assert.equal(whole.length, 64 * 1024);
@@ -70,11 +70,11 @@ describe('the digest thread', () => {
     }
   });
 
-  it('keeps bodies apart, one dropped half-way among them', async () => {
+  it('keeps bodies apart, of either hash, one dropped half-way among them', async () => {
     const thread = new DigestThread();
     try {
       const [a, b, c] = [randomBytes(3000), randomBytes(5000), randomBytes(7000)];
-      const [da, db, dc] = [thread.open(), thread.open(), thread.open()];
+      const [da, db, dc] = [thread.open('sha256'), thread.open('sha256'), thread.open('sha384')];
       for (let start = 0; start < 7000; start += 1000) {
         const pieces = [da.hash(a.subarray(start, start + 1000))];
         if (start < 2000) pieces.push(db.hash(b.subarray(start, start + 1000)));
@@ -83,7 +83,7 @@ describe('the digest thread', () => {
         if (start === 2000) db.drop();
       }
       assert.equal((await da.end()).hex, sha256(a));
-      assert.equal((await dc.end()).hex, sha256(c));
+      assert.equal((await dc.end()).hex, createHash('sha384').update(c).digest('hex'));
       assert.equal(
         await dc.end().catch((error: Error) => error.message),
         'a digest was ended twice',
@@ -117,11 +117,14 @@ describe('the digest thread', () => {
   it('fails what waits once closed, without reporting a failure of its own', async () => {
     let heard = 0;
     const thread = new DigestThread(() => heard++);
-    const digest = thread.open();
+    const digest = thread.open('sha256');
     await digest.hash(randomBytes(1000));
     thread.close();
     await assert.rejects(digest.end(), /the digest thread was closed/);
-    await assert.rejects(thread.open().hash(randomBytes(10)), /the digest thread was closed/);
+    await assert.rejects(
+      thread.open('sha256').hash(randomBytes(10)),
+      /the digest thread was closed/,
+    );
     assert.equal(heard, 0);
   });
 });
