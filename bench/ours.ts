@@ -19,38 +19,47 @@ export interface OurFigures {
 }
 
 const CHILD = fileURLToPath(new URL('./export-child.js', import.meta.url));
+const CEILING = fileURLToPath(new URL('./ceiling.js', import.meta.url));
 
-/** Runs one export into `outDir` (emptied before and after: a zip of M2 is gigabytes). */
+/**
+ * Runs `script` in a fresh Node process, given `job` as JSON, with `outDir` empty before and
+ * removed after (a zip of M2 is gigabytes); gives the measures and the last line it printed.
+ */
+async function runScript<T>(
+  script: string,
+  job: unknown,
+  outDir: string,
+  nodeArgs: readonly string[] = [],
+): Promise<{ seconds: number; peakRssBytes: number; result: T }> {
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  try {
+    const measured = await measure(process.execPath, [...nodeArgs, script, JSON.stringify(job)]);
+    const result = JSON.parse(measured.stdout.trim().split('\n').pop() ?? '') as T;
+    return { seconds: measured.seconds, peakRssBytes: measured.peakRssBytes, result };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs one export into `job.outDir`. */
 export async function runOurs(
   job: ChildJob,
   extraNodeArgs: readonly string[] = [],
 ): Promise<OurFigures> {
-  await rm(job.outDir, { recursive: true, force: true });
-  await mkdir(job.outDir, { recursive: true });
-  try {
-    const measured = await measure(process.execPath, [
-      ...extraNodeArgs,
-      CHILD,
-      JSON.stringify(job),
-    ]);
-    const result = JSON.parse(measured.stdout.trim().split('\n').pop() ?? '') as ChildResult;
-    return {
-      seconds: measured.seconds,
-      exportSeconds: result.exportSeconds,
-      peakRssBytes: measured.peakRssBytes,
-      zipBytes: result.zipBytes,
-      items: result.items,
-    };
-  } finally {
-    await rm(job.outDir, { recursive: true, force: true });
-  }
+  const { seconds, peakRssBytes, result } = await runScript<ChildResult>(
+    CHILD,
+    job,
+    job.outDir,
+    extraNodeArgs,
+  );
+  const { exportSeconds, zipBytes, items } = result;
+  return { seconds, exportSeconds, peakRssBytes, zipBytes, items };
 }
 
 export function outDirOf(workDir: string, name: string): string {
   return join(workDir, 'out', name);
 }
-
-const CEILING = fileURLToPath(new URL('./ceiling.js', import.meta.url));
 
 /** The ceiling of ceiling.ts on the Maildir under `mailboxDir`, measured like our export. */
 export async function runCeiling(
@@ -58,24 +67,13 @@ export async function runCeiling(
   work: CeilingWork,
   outDir: string,
 ): Promise<OurFigures> {
-  await rm(outDir, { recursive: true, force: true });
-  await mkdir(outDir, { recursive: true });
-  try {
-    const job: CeilingJob = {
-      maildir: join(mailboxDir, 'Maildir'),
-      work,
-      out: join(outDir, 'zip'),
-    };
-    const measured = await measure(process.execPath, [CEILING, JSON.stringify(job)]);
-    const result = JSON.parse(measured.stdout.trim().split('\n').pop() ?? '') as CeilingResult;
-    return {
-      seconds: measured.seconds,
-      exportSeconds: measured.seconds,
-      peakRssBytes: measured.peakRssBytes,
-      zipBytes: result.zipBytes,
-      items: result.messages,
-    };
-  } finally {
-    await rm(outDir, { recursive: true, force: true });
-  }
+  const job: CeilingJob = { maildir: join(mailboxDir, 'Maildir'), work, out: join(outDir, 'zip') };
+  const { seconds, peakRssBytes, result } = await runScript<CeilingResult>(CEILING, job, outDir);
+  return {
+    seconds,
+    exportSeconds: seconds,
+    peakRssBytes,
+    zipBytes: result.zipBytes,
+    items: result.messages,
+  };
 }
