@@ -6,6 +6,7 @@ import { folderPathOfDirName } from '../store/layout.js';
 import { flagsOfLetters, parseMaildirFileName, readKeywordTable } from '../store/maildir-format.js';
 import { compareStrings } from '../store/embedded-source.js';
 import type { ImportContext } from './context.js';
+import { listFiles, type ListedFile } from './file-names.js';
 
 /** Files a Maildir root holds beside its messages: indexes and settings of mail servers. */
 export function isMaildirMetadata(name: string): boolean {
@@ -51,30 +52,35 @@ async function importMaildirFolder(ctx: ImportContext, dir: string, folder: read
   const keywords = await readKeywordTable(dir);
   await ctx.writer.createMailFolder(folder);
 
-  for (const name of await readdirOrEmpty(join(dir, 'tmp'))) {
-    ctx.report.skip(join(dir, 'tmp', name), 'in tmp/: a delivery that never finished');
+  for (const { shown } of await listFilesOrNone(join(dir, 'tmp'))) {
+    ctx.report.skip(shown, 'in tmp/: a delivery that never finished');
   }
 
-  const files: Array<{ file: string; uniqueName: string; letters: string }> = [];
+  // A message's file name only names it: one that is not UTF-8 is read through its bytes.
+  const files: Array<{
+    file: string | Buffer;
+    shown: string;
+    uniqueName: string;
+    letters: string;
+  }> = [];
   for (const sub of ['new', 'cur']) {
-    for (const name of await readdirOrEmpty(join(dir, sub))) {
-      const file = join(dir, sub, name);
+    for (const { name, path, shown } of await listFilesOrNone(join(dir, sub))) {
       if (name.startsWith('.')) {
-        ctx.report.skip(file, 'hidden file in a Maildir');
+        ctx.report.skip(shown, 'hidden file in a Maildir');
         continue;
       }
       const { uniqueName, flagLetters } = parseMaildirFileName(name);
-      files.push({ file, uniqueName, letters: flagLetters });
+      files.push({ file: path, shown, uniqueName, letters: flagLetters });
     }
   }
 
   files.sort((a, b) => compareStrings(a.uniqueName, b.uniqueName));
-  for (const { file, letters } of files) {
+  for (const { file, shown, letters } of files) {
     ctx.signal?.throwIfAborted();
     try {
       const info = await stat(file);
       if (!info.isFile()) {
-        ctx.report.skip(file, 'not a regular file');
+        ctx.report.skip(shown, 'not a regular file');
         continue;
       }
       const flags = flagsOfLetters(letters, keywords);
@@ -83,14 +89,14 @@ async function importMaildirFolder(ctx: ImportContext, dir: string, folder: read
       ctx.report.stored('mail', folder, 'message');
     } catch (error) {
       if (ctx.signal?.aborted) throw error;
-      ctx.report.skip(file, `could not be imported: ${(error as Error).message}`);
+      ctx.report.skip(shown, `could not be imported: ${(error as Error).message}`);
     }
   }
 }
 
-async function readdirOrEmpty(dir: string): Promise<string[]> {
+async function listFilesOrNone(dir: string): Promise<ListedFile[]> {
   try {
-    return (await readdir(dir)).sort(compareStrings);
+    return (await listFiles(dir)).sort((a, b) => compareStrings(a.name, b.name));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
