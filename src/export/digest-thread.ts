@@ -4,8 +4,8 @@ import { Worker } from 'node:worker_threads';
  * Hashes of large bodies, worked out on a thread of their own: the SHA-256 of large messages,
  * the SHA-384 of the zip. Stored uncompressed, a mailbox of large messages otherwise has the
  * main thread hash every byte twice, take its CRC-32 and encrypt it, while the other core has
- * little to do. The CRC-32, four times as fast as SHA-256, stays on the main thread, which
- * has the time for it: the thread is the busier of the two.
+ * little to do. The CRC-32, faster than either hash, stays on the main thread, which has the
+ * time for it: the thread is the busier of the two.
  *
  * Each chunk crosses to the thread and back without a copy: its memory is transferred there,
  * hashed, and transferred back, and only then passed on. A chunk that shares its memory with
