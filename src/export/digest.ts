@@ -31,7 +31,7 @@ export class ByteCounter extends Transform {
 export interface ReadOutcome {
   readonly bytes: number;
   readonly sha256: string;
-  /** The CRC-32 of the bytes, worked out beside a hash on the digest thread. */
+  /** The CRC-32 of the bytes, when they were hashed on a digest thread. */
   readonly crc32?: number;
   readonly error?: Error;
 }

@@ -68,7 +68,7 @@ export async function writeMessage(
     capture.observe(chunk);
     target.onBytes(chunk.length);
   };
-  // The entry holds the message's bytes as they are: the CRC-32 comes with its SHA-256.
+  // The entry holds the message's bytes as they are: the CRC-32 is read with its SHA-256.
   const { stream, outcome } = observeBody(body, observe, target.zip.digests);
   const unbind = releaseOnAbort(target.signal, [body, stream]);
   try {

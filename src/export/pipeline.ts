@@ -12,9 +12,10 @@ import { ZipWriter } from './zip-writer.js';
 
 /**
  * The export: source → zip stream (hashed with SHA-384 as it is written) → byte count →
- * object store, then the export log. Nothing grows with the mailbox in memory: the cut, the manifest's lists and the zip's
- * central directory wait on disk (spool.ts), and each stage reads only as fast as the next one
- * takes (the zip's output, the byte count and the store's upload are piped, never buffered).
+ * object store, then the export log. Nothing grows with the mailbox in memory: the cut, the
+ * manifest's lists and the zip's central directory wait on disk (spool.ts), and each stage
+ * reads only as fast as the next one takes (the zip's output, the byte count and the store's
+ * upload are piped, never buffered).
  */
 
 function epochSeconds(date: Date): string {

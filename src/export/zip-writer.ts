@@ -123,7 +123,7 @@ interface FileEntry {
   consumed: Promise<void>;
   ended: boolean;
   crc32: number;
-  /** The CRC-32, when the caller works it out (on the digest thread) instead of the writer. */
+  /** The CRC-32, when the caller works it out as it reads instead of the writer. */
   readonly crc32Given: Promise<number> | undefined;
   size: number;
 }
@@ -160,7 +160,7 @@ export class ZipWriter {
   #smallAhead = 0;
   /** The entry threads, on which `addWholeFiles` callers work out their files' facts. */
   readonly workers: EntryWorkers;
-  /** The thread on which `addFile` callers may hash large data, and give its CRC-32. */
+  /** The thread on which `addFile` callers may hash large data; the zip's own hash runs there. */
   readonly digests = new DigestThread((error) => this.#fail(error));
   /** The zip's SHA-384, worked out on the digest thread as its chunks go out. */
   readonly #outputDigest = this.digests.open('sha384');

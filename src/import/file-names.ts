@@ -1,11 +1,13 @@
 import { readdir } from 'node:fs/promises';
-import { isUtf8 } from 'node:buffer';
-import { join, sep } from 'node:path';
+import { join } from 'node:path';
+
+import { entryName } from '../store/file-names.js';
 
 /**
- * File names that are not UTF-8 (Latin-1 names from an old system, say). Node reads a directory
- * as UTF-8 by default and puts U+FFFD in place of the bytes it cannot decode, so the name it
- * gives leads to no file: such names are read again as bytes.
+ * File names that are not UTF-8 (Latin-1 names from an old system, say), met while importing.
+ * Node reads a directory as UTF-8 by default and puts U+FFFD in place of the bytes it cannot
+ * decode, so the name it gives leads to no file: such names are read again as bytes. Shown to
+ * people, each byte that is not part of a UTF-8 character reads `\xNN` (store/file-names.ts).
  */
 
 /**
@@ -15,53 +17,42 @@ import { join, sep } from 'node:path';
 export const NAME_NOT_UTF8 =
   'its name is not UTF-8: rename it (for example with convmv) to import it';
 
-/** A name for people to read: printable ASCII as it is, every other byte as `\xNN`. */
-export function shownName(bytes: Buffer): string {
-  let shown = '';
-  for (const byte of bytes) {
-    shown += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16)}`;
-  }
-  return shown;
-}
-
 export interface NamesNotUtf8 {
-  /** The names of `dir` that are not UTF-8, as bytes. */
-  readonly names: readonly Buffer[];
+  /** The paths of `dir`'s entries whose names are not UTF-8, shown for people. */
+  readonly shown: readonly string[];
   /** Whether `name`, as Node read it, is the name of a file (and not one read wrong). */
   real(name: string): boolean;
 }
 
 /**
- * The names of `dir` that are not UTF-8, given `names` as Node read them: the directory is read
- * again as bytes only when one of them holds U+FFFD.
+ * The entries of `dir` whose names are not UTF-8, given `names` as Node read them: the
+ * directory is read again as bytes only when one of them holds U+FFFD.
  */
 export async function namesNotUtf8(dir: string, names: readonly string[]): Promise<NamesNotUtf8> {
-  if (!names.some((name) => name.includes('\uFFFD'))) return { names: [], real: () => true };
-  const listed = await readdir(dir, 'buffer');
-  const utf8 = new Set(listed.filter((bytes) => isUtf8(bytes)).map((bytes) => bytes.toString()));
+  if (!names.some((name) => name.includes('\uFFFD'))) return { shown: [], real: () => true };
+  const listed = (await readdir(dir, 'buffer')).map(entryName);
+  const utf8 = new Set(listed.filter((name) => !name.bytes).map((name) => name.text));
   return {
-    names: listed.filter((bytes) => !isUtf8(bytes)),
+    shown: listed.filter((name) => name.bytes).map((name) => join(dir, name.text)),
     real: (name) => utf8.has(name),
   };
 }
 
 export interface ListedFile {
-  /** The name as text, with U+FFFD for bytes that are not UTF-8. */
+  /** The name as text, each byte that is not part of a UTF-8 character as `\xNN`. */
   readonly name: string;
   /** What opens the file, whatever its name. */
   readonly path: string | Buffer;
-  /** The path for people to read (see `shownName`). */
+  /** The path for people to read. */
   readonly shown: string;
 }
 
 /** The names in `dir`, each with a path that opens its file even when the name is not UTF-8. */
 export async function listFiles(dir: string): Promise<ListedFile[]> {
-  return (await readdir(dir, 'buffer')).map((bytes) => {
-    if (isUtf8(bytes)) {
-      const path = join(dir, bytes.toString('utf8'));
-      return { name: bytes.toString('utf8'), path, shown: path };
-    }
-    const path = Buffer.concat([Buffer.from(`${dir}${sep}`), bytes]);
-    return { name: bytes.toString('utf8'), path, shown: join(dir, shownName(bytes)) };
+  return (await readdir(dir, 'buffer')).map((raw) => {
+    const { text, bytes } = entryName(raw);
+    const shown = join(dir, text);
+    const path = bytes ? Buffer.concat([Buffer.from(`${dir}/`), bytes]) : shown;
+    return { name: text, path, shown };
   });
 }

@@ -8,7 +8,7 @@ import { INBOX } from '../store/layout.js';
 import { MailboxWriter } from '../store/writer.js';
 import { type ImportContext, baseName, folderOf } from './context.js';
 import { importCalendar, importContacts, importMbox, importMessageFile } from './file-importers.js';
-import { NAME_NOT_UTF8, namesNotUtf8, shownName } from './file-names.js';
+import { NAME_NOT_UTF8, namesNotUtf8 } from './file-names.js';
 import { importMaildir, isMaildirDir, isMaildirMetadata } from './maildir-import.js';
 import { isSeparatorLine } from './mbox-scan.js';
 import { DEFAULT_MBOX_FORMAT, type MboxFormat } from './mbox-unescape.js';
@@ -63,11 +63,9 @@ async function importDirectory(ctx: ImportContext, dir: string, levels: string[]
   }
 
   const listed = await readdir(dir, { withFileTypes: true });
-  const notUtf8 = await namesNotUtf8(
-    dir,
-    listed.map((entry) => entry.name),
-  );
-  for (const name of notUtf8.names) ctx.report.skip(join(dir, shownName(name)), NAME_NOT_UTF8);
+  const names = listed.map((entry) => entry.name);
+  const notUtf8 = await namesNotUtf8(dir, names);
+  for (const path of notUtf8.shown) ctx.report.skip(path, NAME_NOT_UTF8);
   const entries = listed
     .filter((entry) => notUtf8.real(entry.name))
     .sort((a, b) => compareStrings(a.name, b.name));
